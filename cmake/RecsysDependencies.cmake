@@ -1,0 +1,18 @@
+# All third-party lookups in one place (Debian 12 packages; see ../shared/docs/ENV.md).
+find_package(Threads REQUIRED)
+# FAISS 1.7.3's config needs OpenMP to be found first.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(faiss CONFIG REQUIRED)
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+find_package(TBB REQUIRED)
+find_package(absl REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+if(RECSYS_BUILD_CLI)
+  find_package(CLI11 REQUIRED)
+endif()
+if(RECSYS_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(RECSYS_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()
