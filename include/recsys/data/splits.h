@@ -5,8 +5,9 @@
 // vocabulary are kept as kNoItem (-1) and count as misses. Input items unknown
 // to the vocabulary are dropped and counted in `unknown_input_items`.
 //
-//   leave-one-out (DESIGN.md --protocol loo): for each sequence s of length n,
-//     train = s[0 .. n-3], valid = (s[0 .. n-3] → s[n-2]), test = (s[0 .. n-2] → s[n-1]).
+//   leave-one-out (DESIGN.md --protocol loo): for each sequence s of length n ≥ 3,
+//     train = s[0 .. n-3], valid = (s[0 .. n-3] → s[n-2]), test = (s[0 .. n-2] → s[n-1])
+//     (ranges inclusive).
 //   global temporal split (Yambda): train = events with t < T_test − gap,
 //     test = per user, history = the user's train events, targets = events in
 //     [T_test, T_test + window).
@@ -18,11 +19,15 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "recsys/core/types.h"
 #include "recsys/data/sequence_dataset.h"
+#include "recsys/data/vocabulary.h"
 
 namespace recsys {
 
@@ -67,24 +72,39 @@ struct LooSplit {
   SequenceDataset train;  // every user's sequence without its last two events
   EvalSet valid;          // history = train sequence, target = second-to-last
   EvalSet test;           // history = all but last, target = last
+  int64_t skipped_users = 0;  // users with < 3 events: all in train, no cases
 };
 
 // Leave-one-out split of a full dataset. Users with fewer than 3 events keep
 // what they have in train and contribute no valid/test case (counted in
-// `skipped_users` of the returned split's logs). The item vocabulary of the
-// split is the full dataset's, so targets are never unknown.
+// `skipped_users`). The user and item vocabularies of train are the full
+// dataset's (same dense indices), so targets are never unknown; eval cases
+// carry the dense user index and are in user order.
 absl::StatusOr<LooSplit> LeaveOneOutSplit(const SequenceDataset& full);
 
 struct TemporalSplitOptions {
-  Timestamp test_start = 0;   // T_test
-  Timestamp gap = 0;          // train uses t < T_test − gap
-  Timestamp test_window = 86400;  // test targets in [T_test, T_test + window)
-  bool drop_cold_targets = true;  // targets not in train's items are dropped
+  Timestamp test_start = 0;       // T_test: start of the test window
+  Timestamp gap = 0;              // ≥ 0; train uses t < T_test − gap (Yambda: 30 min)
+  Timestamp test_window = 86400;  // > 0; test targets in [T_test, T_test + window)
+  bool drop_cold_targets = true;  // drop targets whose item has no train event
+  bool drop_cold_users = true;    // drop cases whose user has no train event
+  bool unique_targets = true;     // keep each target item once per user (first time)
+
+  absl::Status Validate() const;
 };
 
 struct TemporalSplit {
+  // Events with t < T_test − gap. Same user and item vocabularies as the full
+  // dataset (users without train events have empty histories).
   SequenceDataset train;
+  // One case per user with at least one target: history = the user's train
+  // events, targets = items of the user's events in the test window, in time
+  // order. Cases are in user order.
   EvalSet test;
+  int64_t gap_events = 0;           // events in [T_test − gap, T_test): in neither part
+  int64_t after_window_events = 0;  // events at or after T_test + window
+  int64_t cold_targets = 0;         // targets dropped by drop_cold_targets
+  int64_t cold_users = 0;           // users dropped by drop_cold_users
 };
 
 absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
@@ -92,8 +112,17 @@ absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
 
 // Maps external-id histories/targets (e.g. from --input/--targets files) onto
 // a vocabulary. Unknown input ids are dropped and counted; unknown targets
-// become kNoItem and are counted.
+// become kNoItem and are counted. One target per case; `targets` may be empty
+// (cases without targets, e.g. for `recommend`), otherwise it must have one
+// entry per input (checked: a caller bug). Users are -1 and timestamps are
+// empty (files carry neither).
 EvalSet MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs,
                     const std::vector<ExternalId>& targets, const Vocabulary& items);
+
+// Reads an --input file (seq) and a --targets file (one id per line) and maps
+// them with MakeEvalSet. The two files must have the same number of lines
+// (InvalidArgument naming both files and counts otherwise).
+absl::StatusOr<EvalSet> ReadEvalSet(const std::string& input_path, const std::string& targets_path,
+                                    const Vocabulary& items);
 
 }  // namespace recsys
