@@ -1,0 +1,107 @@
+// AnnIndex: item embeddings behind an approximate (or exact) inner-product
+// index built from a FAISS factory string ("Flat", "HNSW32", "IVF1024,PQ16").
+// No FAISS type appears here; the implementation lives in src/candidates/.
+//
+// Shapes: n items, d dims, b queries, k results; item ids are the row numbers
+// of the added matrices (in order of Add calls).
+//   items   n × d, row-major      queries b × d, row-major
+//   ids     b × k, padded with -1 scores  b × k, padded with -inf
+//
+//   recsys::AnnIndexConfig config{.factory = "HNSW32", .dim = 64};
+//   RECSYS_ASSIGN_OR_RETURN(auto index, recsys::AnnIndex::Create(config));
+//   RECSYS_RETURN_IF_ERROR(index->Add(item_embeddings));           // trains if needed
+//   recsys::AnnSearchParams params{.ef_search = 128};
+//   RECSYS_RETURN_IF_ERROR(index->Search(queries, 100, params, {&seen_filter}, ids, scores));
+//   RECSYS_RETURN_IF_ERROR(index->Save("items.rsann"));
+//   RECSYS_ASSIGN_OR_RETURN(auto loaded, recsys::AnnIndex::Load("items.rsann"));
+//
+// Exact ("Flat") indexes search with the blocked GEMM kernel of
+// exact_search.h, filters included. Approximate indexes over-fetch
+// k + |excluded| results and post-filter; queries left with fewer than k
+// allowed results fall back to exact search (over the index's stored vectors
+// when it has a flat storage, e.g. HNSW; otherwise FAISS's own filtered search).
+//
+// Per-request efSearch with FAISS 1.7.3 (which ignores
+// SearchParametersHNSW::efSearch): the index keeps a "phase lock" — any number
+// of searches with the same efSearch run concurrently; a search with a
+// different efSearch waits until those drain, then sets hnsw.efSearch. So
+// concurrent requests with different efSearch values each get their own value,
+// at the cost of serialising across values.
+//
+// Thread safety: Add/Load are not thread-safe; Search and Save are const and
+// safe to call concurrently (FAISS runs single-threaded inside our oneTBB tasks).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "recsys/candidates/item_filter.h"
+#include "recsys/core/eigen.h"
+
+namespace recsys {
+
+struct AnnIndexConfig {
+  // FAISS factory string ("Flat", "HNSW32", "IVF1024,PQ16", "IVF4096,Flat", …).
+  std::string factory = "Flat";
+  // Embedding dimension d (> 0).
+  int dim = 0;
+  // HNSW efConstruction (graph build beam width); 0 = FAISS default (40).
+  int hnsw_ef_construction = 0;
+  // Default efSearch (HNSW search beam) and nprobe (IVF lists visited) when a
+  // request leaves them 0. 0 = FAISS default (16 / 1).
+  int default_ef_search = 0;
+  int default_nprobe = 0;
+  // Filtered search on approximate indexes over-fetches k + |excluded|; above
+  // this many results per query it goes straight to exact search.
+  int max_overfetch = 4096;
+  // Move the index to a GPU after it is built (needs a build with
+  // RECSYS_USE_FAISS_GPU and a visible device).
+  bool use_gpu = false;
+  int gpu_device = 0;
+
+  absl::Status Validate() const;
+};
+
+struct AnnSearchParams {
+  int ef_search = 0;  // HNSW beam width for this call; 0 = the index default
+  int nprobe = 0;     // IVF lists visited for this call; 0 = the index default
+};
+
+class AnnIndex {
+ public:
+  // An empty index (CPU or, with config.use_gpu, GPU).
+  static absl::StatusOr<std::unique_ptr<AnnIndex>> Create(const AnnIndexConfig& config);
+  // Reads a file written by Save(): header, checksum and FAISS payload are
+  // verified; a corrupted or truncated file gives DataLoss / InvalidArgument.
+  static absl::StatusOr<std::unique_ptr<AnnIndex>> Load(const std::string& path, bool use_gpu = false,
+                                                        int gpu_device = 0);
+
+  virtual ~AnnIndex() = default;
+
+  virtual int dim() const = 0;
+  virtual int64_t size() const = 0;
+  virtual const std::string& factory() const = 0;
+  virtual bool is_exact() const = 0;
+  virtual bool on_gpu() const = 0;
+
+  // Adds items (n × d) with ids size() .. size()+n-1; trains the index on the
+  // first call if it needs training (IVF, PQ).
+  virtual absl::Status Add(ConstMatrixRef items) = 0;
+
+  // filters: empty, 1 (shared) or b (per query; null = none). Every returned
+  // id passes its query's filter; ids in a row are unique.
+  virtual absl::Status Search(ConstMatrixRef queries, int k, const AnnSearchParams& params,
+                              std::span<const ItemFilter* const> filters, Eigen::Ref<Matrix<int32_t>> ids,
+                              MatrixRef scores) const = 0;
+
+  virtual absl::Status Save(const std::string& path) const = 0;
+};
+
+// True when this build has FAISS GPU support and at least one device is visible.
+bool FaissGpuAvailable();
+
+}  // namespace recsys

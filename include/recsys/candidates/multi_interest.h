@@ -1,0 +1,69 @@
+// Multi-query ANN search for multi-interest users: each user brings Q query
+// vectors (K long-term interests + 1 short-term), all queries of a batch go to
+// the index in one call, and each user's Q result lists are merged:
+//   kUnionQuota  every query gets a quota (k · w_q / Σw, remainder to the first
+//                queries), then leftover slots go to the best remaining scores
+//   kMaxScore    union of all lists, ranked by the best score any query gave
+//   kRoundRobin  rank 0 of query 0, rank 0 of query 1, …, then rank 1, …
+// Every candidate lists every query (CandidateSource::query) that returned it.
+//
+//   recsys::MultiInterestConfig config;
+//   config.strategy = recsys::MergeStrategy::kUnionQuota;
+//   config.search.ef_search = 128;
+//   RECSYS_ASSIGN_OR_RETURN(auto gen, recsys::MultiInterestGenerator::Create(index, config));
+//   std::vector<recsys::CandidateList> out(requests.size());
+//   RECSYS_RETURN_IF_ERROR(gen->Generate(requests, 300, out));
+//
+// Thread safety: Generate() is const and may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "recsys/candidates/ann_index.h"
+#include "recsys/candidates/candidate_list.h"
+
+namespace recsys {
+
+enum class MergeStrategy { kUnionQuota, kMaxScore, kRoundRobin };
+
+// Merges one user's per-query result lists (Q lists, best first, -1 padded)
+// into at most k unique candidates. Exposed for tests and other generators.
+// lists[q] = (ids, scores) of query q.
+void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<const std::span<const float>> scores,
+                     MergeStrategy strategy, std::span<const float> query_weights, int k, int16_t generator_id,
+                     CandidateList* out);
+
+struct MultiInterestConfig {
+  MergeStrategy strategy = MergeStrategy::kUnionQuota;
+  // Per-query weights for kUnionQuota quotas (size Q, or empty = equal). >= 0.
+  std::vector<float> query_weights;
+  // Results fetched per query; 0 = k (enough to fill k even if all but one
+  // query returned duplicates).
+  int per_query_k = 0;
+  AnnSearchParams search;
+  // Generator index written into CandidateSource::generator.
+  int16_t generator_id = 0;
+
+  absl::Status Validate() const;
+};
+
+class MultiInterestGenerator : public CandidateGenerator {
+ public:
+  static absl::StatusOr<std::unique_ptr<MultiInterestGenerator>> Create(std::shared_ptr<const AnnIndex> index,
+                                                                        const MultiInterestConfig& config);
+  std::string name() const override { return "ann"; }
+  absl::Status Generate(std::span<const CandidateRequest> requests, int k,
+                        std::span<CandidateList> out) const override;
+
+ private:
+  MultiInterestGenerator(std::shared_ptr<const AnnIndex> index, MultiInterestConfig config)
+      : index_(std::move(index)), config_(std::move(config)) {}
+  std::shared_ptr<const AnnIndex> index_;
+  MultiInterestConfig config_;
+};
+
+}  // namespace recsys

@@ -1,0 +1,566 @@
+// FAISS-backed AnnIndex (CPU; GPU behind RECSYS_USE_FAISS_GPU).
+//
+// Shape legend: n items, d dims, b queries, k results, kf = over-fetched k.
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <omp.h>
+
+#if defined(RECSYS_USE_FAISS_GPU)
+#include <faiss/gpu/GpuCloner.h>
+#include <faiss/gpu/StandardGpuResources.h>
+#include <faiss/gpu/utils/DeviceUtils.h>
+#endif
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "recsys/candidates/ann_index.h"
+#include "recsys/candidates/exact_search.h"
+#include "recsys/core/parallel.h"
+#include "recsys/core/status.h"
+
+namespace recsys {
+namespace {
+
+using faiss_idx_t = faiss::Index::idx_t;
+
+// ---- file format -----------------------------------------------------------
+// magic "RSYSANN\0" | u32 version | u32 dim | i64 ntotal | i32 max_overfetch |
+// u32 factory_len | factory bytes | u64 payload_size | u64 payload_checksum |
+// payload (faiss::write_index bytes).
+constexpr char kMagic[8] = {'R', 'S', 'Y', 'S', 'A', 'N', 'N', '\0'};
+constexpr uint32_t kFormatVersion = 1;
+
+uint64_t Checksum(const uint8_t* data, size_t size) {
+  // FNV-1a over 64-bit words, then the tail bytes.
+  uint64_t h = 0xcbf29ce484222325ull;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data + i, 8);
+    h = (h ^ w) * 0x100000001b3ull;
+  }
+  for (; i < size; ++i) h = (h ^ data[i]) * 0x100000001b3ull;
+  return h ^ (h >> 29);
+}
+
+template <typename T>
+void Put(std::vector<uint8_t>& out, const T& v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+class Reader {
+ public:
+  Reader(const std::vector<uint8_t>& data, const std::string& path) : data_(data), path_(path) {}
+  template <typename T>
+  absl::Status Get(T* v, const char* field) {
+    if (pos_ + sizeof(T) > data_.size()) {
+      return absl::DataLossError(absl::StrCat(path_, ": truncated file (reading ", field, " at byte ", pos_, ")"));
+    }
+    std::memcpy(v, data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return absl::OkStatus();
+  }
+  size_t pos() const { return pos_; }
+  void Skip(size_t n) { pos_ += n; }
+  size_t remaining() const { return data_.size() - pos_; }
+
+ private:
+  const std::vector<uint8_t>& data_;
+  std::string path_;
+  size_t pos_ = 0;
+};
+
+// ---- per-request efSearch (see ann_index.h) ---------------------------------
+// Searches with the same efSearch share the index; a different value waits for
+// them to drain, then rewrites hnsw.efSearch while nobody reads it.
+class EfPhaseLock {
+ public:
+  void Acquire(int ef, faiss::HNSW* hnsw) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return active_ == 0 || hnsw->efSearch == ef; });
+    if (hnsw->efSearch != ef) hnsw->efSearch = ef;
+    ++active_;
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--active_ == 0) cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int active_ = 0;
+};
+
+// FAISS selector over a compiled plan (used only on FAISS's own filtered path).
+struct PlanSelector : faiss::IDSelector {
+  explicit PlanSelector(const FilterPlan* p) : plan(p) {}
+  bool is_member(faiss_idx_t id) const override {
+    return plan == nullptr || plan->IsAllowed(static_cast<ItemIndex>(id));
+  }
+  const FilterPlan* plan;
+};
+
+class FaissAnnIndex final : public AnnIndex {
+ public:
+  FaissAnnIndex(AnnIndexConfig config, std::unique_ptr<faiss::Index> index)
+      : config_(std::move(config)), index_(std::move(index)) {
+    Bind();
+  }
+
+  int dim() const override { return config_.dim; }
+  int64_t size() const override { return index_->ntotal; }
+  const std::string& factory() const override { return config_.factory; }
+  bool is_exact() const override { return exact_only_; }
+  bool on_gpu() const override {
+#if defined(RECSYS_USE_FAISS_GPU)
+    return gpu_index_ != nullptr;
+#else
+    return false;
+#endif
+  }
+
+  absl::Status Add(ConstMatrixRef items) override {
+    if (items.cols() != config_.dim) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("AnnIndex::Add: items have ", items.cols(), " columns, index dim is ", config_.dim));
+    }
+    if (items.rows() == 0) return absl::OkStatus();
+    if (index_->ntotal + items.rows() > std::numeric_limits<int32_t>::max()) {
+      return absl::OutOfRangeError("AnnIndex::Add: more than 2^31-1 items");
+    }
+    MatrixF copy;
+    const float* x = items.data();
+    if (items.outerStride() != items.cols()) {
+      copy = items;
+      x = copy.data();
+    }
+    LimitThirdPartyThreads();
+    // Building is not inside our tasks: let FAISS use as many threads as TBB may.
+    omp_set_num_threads(std::max(1, NumThreads()));
+    absl::Status st = CatchExceptions("AnnIndex::Add(" + config_.factory + ")", [&]() -> absl::Status {
+      if (!index_->is_trained) index_->train(items.rows(), x);
+      index_->add(items.rows(), x);
+      return absl::OkStatus();
+    });
+    SingleThreadedOpenMP();
+    RECSYS_RETURN_IF_ERROR(st);
+    Bind();
+    return MaybeToGpu();
+  }
+
+  absl::Status Search(ConstMatrixRef queries, int k, const AnnSearchParams& params,
+                      std::span<const ItemFilter* const> filters, Eigen::Ref<Matrix<int32_t>> ids,
+                      MatrixRef scores) const override;
+
+  absl::Status Save(const std::string& path) const override {
+    std::vector<uint8_t> payload;
+    RECSYS_RETURN_IF_ERROR(CatchExceptions("AnnIndex::Save(" + path + ")", [&]() -> absl::Status {
+      faiss::VectorIOWriter writer;
+      faiss::write_index(index_.get(), &writer);
+      payload = std::move(writer.data);
+      return absl::OkStatus();
+    }));
+    std::vector<uint8_t> header;
+    header.insert(header.end(), kMagic, kMagic + 8);
+    Put(header, kFormatVersion);
+    Put(header, static_cast<uint32_t>(config_.dim));
+    Put(header, static_cast<int64_t>(index_->ntotal));
+    Put(header, static_cast<int32_t>(config_.max_overfetch));
+    Put(header, static_cast<uint32_t>(config_.factory.size()));
+    header.insert(header.end(), config_.factory.begin(), config_.factory.end());
+    Put(header, static_cast<uint64_t>(payload.size()));
+    Put(header, Checksum(payload.data(), payload.size()));
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::PermissionDeniedError(absl::StrCat("AnnIndex::Save: cannot open ", path, " for writing"));
+    out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+    out.close();
+    if (!out) return absl::DataLossError(absl::StrCat("AnnIndex::Save: writing ", path, " failed"));
+    return absl::OkStatus();
+  }
+
+  absl::Status MaybeToGpu();
+
+ private:
+  // Finds the structures behind the generic faiss::Index.
+  void Bind() {
+    hnsw_ = dynamic_cast<faiss::IndexHNSW*>(index_.get());
+    ivf_ = dynamic_cast<faiss::IndexIVF*>(index_.get());
+    flat_ = dynamic_cast<const faiss::IndexFlat*>(index_.get());
+    exact_only_ = flat_ != nullptr;
+    if (hnsw_ != nullptr) flat_ = dynamic_cast<const faiss::IndexFlat*>(hnsw_->storage);
+    if (flat_ != nullptr) {
+      exact_ = std::make_unique<ExactSearcher>(flat_->get_xb(), flat_->ntotal, config_.dim);
+    } else {
+      exact_.reset();
+    }
+  }
+
+  // Exact search of the queries in `rows` (FAISS's filtered search where the
+  // index has no flat storage), written into ids/scores rows.
+  absl::Status ExactRows(ConstMatrixRef queries, const std::vector<int64_t>& rows, int k,
+                         const std::vector<const FilterPlan*>& plans, int ef, int nprobe,
+                         Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
+
+  // FAISS search of queries (b × d) with kf results: labels/distances b × kf.
+  absl::Status FaissSearch(const float* queries, int64_t b, int64_t kf, int ef, int nprobe,
+                           const FilterPlan* const* plans, std::vector<faiss_idx_t>* labels,
+                           std::vector<float>* distances) const;
+
+  AnnIndexConfig config_;
+  std::unique_ptr<faiss::Index> index_;
+  faiss::IndexHNSW* hnsw_ = nullptr;
+  faiss::IndexIVF* ivf_ = nullptr;
+  const faiss::IndexFlat* flat_ = nullptr;  // exact vectors (Flat, or HNSW storage)
+  bool exact_only_ = false;
+  std::unique_ptr<ExactSearcher> exact_;
+  mutable EfPhaseLock ef_lock_;
+#if defined(RECSYS_USE_FAISS_GPU)
+  std::unique_ptr<faiss::gpu::StandardGpuResources> gpu_res_;
+  std::unique_ptr<faiss::Index> gpu_index_;
+  mutable std::mutex gpu_mu_;  // GPU resources are not shared between host threads
+#endif
+};
+
+absl::Status FaissAnnIndex::MaybeToGpu() {
+  if (!config_.use_gpu) return absl::OkStatus();
+#if defined(RECSYS_USE_FAISS_GPU)
+  return CatchExceptions("AnnIndex: moving " + config_.factory + " to the GPU", [&]() -> absl::Status {
+    if (!gpu_res_) gpu_res_ = std::make_unique<faiss::gpu::StandardGpuResources>();
+    gpu_index_.reset(faiss::gpu::index_cpu_to_gpu(gpu_res_.get(), config_.gpu_device, index_.get()));
+    return absl::OkStatus();
+  });
+#else
+  return absl::FailedPreconditionError(
+      "AnnIndexConfig.use_gpu: this build has no FAISS GPU support (configure with RECSYS_USE_FAISS_GPU=ON)");
+#endif
+}
+
+absl::Status FaissAnnIndex::FaissSearch(const float* queries, int64_t b, int64_t kf, int ef, int nprobe,
+                                        const FilterPlan* const* plans, std::vector<faiss_idx_t>* labels,
+                                        std::vector<float>* distances) const {
+  labels->assign(static_cast<size_t>(b * kf), -1);
+  distances->assign(static_cast<size_t>(b * kf), kNegInf);
+  if (b == 0) return absl::OkStatus();
+  const int64_t d = config_.dim;
+#if defined(RECSYS_USE_FAISS_GPU)
+  if (gpu_index_ != nullptr && plans == nullptr) {
+    std::lock_guard<std::mutex> lock(gpu_mu_);
+    return CatchExceptions("AnnIndex::Search (GPU)", [&]() -> absl::Status {
+      gpu_index_->search(b, queries, kf, distances->data(), labels->data());
+      return absl::OkStatus();
+    });
+  }
+#endif
+  if (hnsw_ != nullptr) ef_lock_.Acquire(ef, &hnsw_->hnsw);
+  std::vector<absl::Status> errors(static_cast<size_t>((b + 15) / 16));
+  ParallelFor(0, b, 16, [&](int64_t qb, int64_t qe) {
+    SingleThreadedOpenMP();
+    errors[static_cast<size_t>(qb / 16)] = CatchExceptions("AnnIndex::Search(" + config_.factory + ")", [&]() {
+      const float* x = queries + qb * d;
+      faiss_idx_t* lab = labels->data() + qb * kf;
+      float* dis = distances->data() + qb * kf;
+      if (plans == nullptr) {
+        if (ivf_ != nullptr) {
+          faiss::SearchParametersIVF p;
+          p.nprobe = static_cast<size_t>(nprobe);
+          index_->search(qe - qb, x, kf, dis, lab, &p);
+        } else {
+          index_->search(qe - qb, x, kf, dis, lab);
+        }
+        return absl::OkStatus();
+      }
+      // FAISS's own filtered path: one query at a time (its selector is per call).
+      for (int64_t q = qb; q < qe; ++q) {
+        PlanSelector sel(plans[q]);
+        const float* xq = queries + q * d;
+        faiss_idx_t* lq = labels->data() + q * kf;
+        float* dq = distances->data() + q * kf;
+        if (ivf_ != nullptr) {
+          faiss::SearchParametersIVF p;
+          p.nprobe = static_cast<size_t>(nprobe);
+          p.sel = &sel;
+          index_->search(1, xq, kf, dq, lq, &p);
+        } else if (hnsw_ != nullptr) {
+          faiss::SearchParametersHNSW p;
+          p.efSearch = ef;
+          p.sel = &sel;
+          index_->search(1, xq, kf, dq, lq, &p);
+        } else {
+          faiss::SearchParameters p;
+          p.sel = &sel;
+          index_->search(1, xq, kf, dq, lq, &p);
+        }
+      }
+      return absl::OkStatus();
+    });
+  });
+  if (hnsw_ != nullptr) ef_lock_.Release();
+  for (const auto& e : errors) RECSYS_RETURN_IF_ERROR(e);
+  return absl::OkStatus();
+}
+
+absl::Status FaissAnnIndex::ExactRows(ConstMatrixRef queries, const std::vector<int64_t>& rows, int k,
+                                      const std::vector<const FilterPlan*>& plans, int ef, int nprobe,
+                                      Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
+  if (rows.empty()) return absl::OkStatus();
+  const auto m = static_cast<int64_t>(rows.size());
+  MatrixF sub(m, config_.dim);
+  std::vector<const FilterPlan*> sub_plans(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) {
+    sub.row(i) = queries.row(rows[static_cast<size_t>(i)]);
+    sub_plans[static_cast<size_t>(i)] = plans[static_cast<size_t>(rows[static_cast<size_t>(i)])];
+  }
+  Matrix<int32_t> sub_ids(m, k);
+  MatrixF sub_scores(m, k);
+  if (exact_ != nullptr) {
+    RECSYS_RETURN_IF_ERROR(exact_->SearchWithPlans(sub, k, sub_plans, sub_ids, sub_scores));
+  } else {
+    // No exact vectors (e.g. IVF-PQ): FAISS's filtered search of this index.
+    std::vector<faiss_idx_t> labels;
+    std::vector<float> distances;
+    RECSYS_RETURN_IF_ERROR(FaissSearch(sub.data(), m, k, ef, nprobe, sub_plans.data(), &labels, &distances));
+    for (int64_t i = 0; i < m; ++i) {
+      for (int j = 0; j < k; ++j) {
+        const faiss_idx_t l = labels[static_cast<size_t>(i * k + j)];
+        sub_ids(i, j) = l < 0 ? kNoItem : static_cast<int32_t>(l);
+        sub_scores(i, j) = l < 0 ? kNegInf : distances[static_cast<size_t>(i * k + j)];
+      }
+    }
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    ids.row(rows[static_cast<size_t>(i)]) = sub_ids.row(i);
+    scores.row(rows[static_cast<size_t>(i)]) = sub_scores.row(i);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearchParams& params,
+                                   std::span<const ItemFilter* const> filters, Eigen::Ref<Matrix<int32_t>> ids,
+                                   MatrixRef scores) const {
+  const int64_t b = queries.rows();
+  if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("AnnIndex::Search: k must be > 0, got ", k));
+  if (queries.cols() != config_.dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AnnIndex::Search: queries have ", queries.cols(), " columns, index dim is ", config_.dim));
+  }
+  if (ids.rows() != b || ids.cols() != k || scores.rows() != b || scores.cols() != k) {
+    return absl::InvalidArgumentError(absl::StrCat("AnnIndex::Search: ids/scores must be ", b, " × ", k));
+  }
+  if (params.ef_search < 0 || params.nprobe < 0) {
+    return absl::InvalidArgumentError("AnnSearchParams: ef_search and nprobe must be >= 0");
+  }
+  const auto n = static_cast<int32_t>(index_->ntotal);
+  std::vector<FilterPlan> storage;
+  std::vector<const FilterPlan*> plans;
+  if (!CompileFilterBatch(filters, b, n, &storage, &plans)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AnnIndex::Search: ", filters.size(), " filters for ", b, " queries (need 0, 1 or b)"));
+  }
+  if (exact_only_ && !on_gpu()) return exact_->SearchWithPlans(queries, k, plans, ids, scores);
+
+  const int ef = params.ef_search > 0 ? params.ef_search
+                 : config_.default_ef_search > 0 ? config_.default_ef_search
+                 : (hnsw_ ? hnsw_->hnsw.efSearch : 16);
+  const int nprobe = params.nprobe > 0 ? params.nprobe
+                     : config_.default_nprobe > 0 ? config_.default_nprobe
+                     : (ivf_ ? static_cast<int>(ivf_->nprobe) : 1);
+
+  // Route: queries whose over-fetch would be too large go straight to exact.
+  std::vector<int64_t> approx_rows, exact_rows;
+  std::vector<int64_t> excluded(static_cast<size_t>(b), 0);
+  int64_t max_fetch = k;
+  for (int64_t q = 0; q < b; ++q) {
+    const FilterPlan* p = plans[static_cast<size_t>(q)];
+    excluded[static_cast<size_t>(q)] = p ? p->NumExcluded() : 0;
+    const int64_t fetch = k + excluded[static_cast<size_t>(q)];
+    if (p != nullptr && fetch > config_.max_overfetch) {
+      exact_rows.push_back(q);
+    } else {
+      approx_rows.push_back(q);
+      max_fetch = std::max(max_fetch, fetch);
+    }
+  }
+  const int64_t kf = std::max<int64_t>(1, std::min<int64_t>(max_fetch, std::max<int32_t>(n, 1)));
+
+  MatrixF sub;
+  const float* qdata = queries.data();
+  const bool all_approx = static_cast<int64_t>(approx_rows.size()) == b;
+  if (!all_approx || queries.outerStride() != queries.cols()) {
+    sub.resize(static_cast<Eigen::Index>(approx_rows.size()), config_.dim);
+    for (size_t i = 0; i < approx_rows.size(); ++i) sub.row(static_cast<Eigen::Index>(i)) = queries.row(approx_rows[i]);
+    qdata = sub.data();
+  }
+  std::vector<faiss_idx_t> labels;
+  std::vector<float> distances;
+  RECSYS_RETURN_IF_ERROR(FaissSearch(qdata, static_cast<int64_t>(approx_rows.size()), kf, ef, nprobe, nullptr,
+                                     &labels, &distances));
+  // Post-filter; too few survivors -> exact fallback.
+  for (size_t i = 0; i < approx_rows.size(); ++i) {
+    const int64_t q = approx_rows[i];
+    const FilterPlan* p = plans[static_cast<size_t>(q)];
+    int out = 0;
+    for (int64_t j = 0; j < kf && out < k; ++j) {
+      const faiss_idx_t l = labels[i * static_cast<size_t>(kf) + static_cast<size_t>(j)];
+      if (l < 0 || l >= n) continue;
+      if (p != nullptr && !p->IsAllowed(static_cast<ItemIndex>(l))) continue;
+      ids(q, out) = static_cast<int32_t>(l);
+      scores(q, out) = distances[i * static_cast<size_t>(kf) + static_cast<size_t>(j)];
+      ++out;
+    }
+    const int64_t reachable = std::min<int64_t>(k, n - excluded[static_cast<size_t>(q)]);
+    if (out < reachable && p != nullptr) {
+      exact_rows.push_back(q);
+      continue;
+    }
+    for (; out < k; ++out) {
+      ids(q, out) = kNoItem;
+      scores(q, out) = kNegInf;
+    }
+  }
+  std::sort(exact_rows.begin(), exact_rows.end());
+  return ExactRows(queries, exact_rows, k, plans, ef, nprobe, ids, scores);
+}
+
+absl::StatusOr<std::unique_ptr<faiss::Index>> MakeFaissIndex(const AnnIndexConfig& config) {
+  std::unique_ptr<faiss::Index> index;
+  RECSYS_RETURN_IF_ERROR(CatchExceptions("AnnIndexConfig.factory \"" + config.factory + "\"", [&]() -> absl::Status {
+    index.reset(faiss::index_factory(config.dim, config.factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    return absl::OkStatus();
+  }));
+  if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index.get())) {
+    if (config.hnsw_ef_construction > 0) h->hnsw.efConstruction = config.hnsw_ef_construction;
+    if (config.default_ef_search > 0) h->hnsw.efSearch = config.default_ef_search;
+  }
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index.get())) {
+    if (config.default_nprobe > 0) ivf->nprobe = static_cast<size_t>(config.default_nprobe);
+  }
+  return index;
+}
+
+}  // namespace
+
+absl::Status AnnIndexConfig::Validate() const {
+  if (dim <= 0) return absl::InvalidArgumentError(absl::StrCat("AnnIndexConfig.dim must be > 0, got ", dim));
+  if (factory.empty()) return absl::InvalidArgumentError("AnnIndexConfig.factory is empty");
+  if (hnsw_ef_construction < 0 || default_ef_search < 0 || default_nprobe < 0) {
+    return absl::InvalidArgumentError(
+        "AnnIndexConfig: hnsw_ef_construction, default_ef_search and default_nprobe must be >= 0");
+  }
+  if (max_overfetch < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("AnnIndexConfig.max_overfetch must be >= 1, got ", max_overfetch));
+  }
+  if (use_gpu && gpu_device < 0) return absl::InvalidArgumentError("AnnIndexConfig.gpu_device must be >= 0");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Create(const AnnIndexConfig& config) {
+  RECSYS_RETURN_IF_ERROR(config.Validate());
+#if !defined(RECSYS_USE_FAISS_GPU)
+  if (config.use_gpu) {
+    return absl::FailedPreconditionError(
+        "AnnIndexConfig.use_gpu: this build has no FAISS GPU support (configure with RECSYS_USE_FAISS_GPU=ON)");
+  }
+#endif
+  LimitThirdPartyThreads();
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<faiss::Index> index, MakeFaissIndex(config));
+  auto out = std::make_unique<FaissAnnIndex>(config, std::move(index));
+  return std::unique_ptr<AnnIndex>(std::move(out));
+}
+
+absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(const std::string& path, bool use_gpu, int gpu_device) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return absl::NotFoundError(absl::StrCat("AnnIndex::Load: cannot open ", path));
+  const auto file_size = static_cast<size_t>(in.tellg());
+  in.seekg(0);
+  std::vector<uint8_t> data(file_size);
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(file_size));
+  if (!in) return absl::DataLossError(absl::StrCat("AnnIndex::Load: reading ", path, " failed"));
+
+  Reader r(data, path);
+  char magic[8];
+  for (char& c : magic) RECSYS_RETURN_IF_ERROR(r.Get(&c, "magic"));
+  if (std::memcmp(magic, kMagic, 8) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a recsys ANN index file (bad magic)"));
+  }
+  uint32_t version = 0, dim = 0, factory_len = 0;
+  int64_t ntotal = 0;
+  int32_t max_overfetch = 0;
+  uint64_t payload_size = 0, checksum = 0;
+  RECSYS_RETURN_IF_ERROR(r.Get(&version, "version"));
+  if (version != kFormatVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unsupported ANN index format version ", version, " (this build reads ", kFormatVersion, ")"));
+  }
+  RECSYS_RETURN_IF_ERROR(r.Get(&dim, "dim"));
+  RECSYS_RETURN_IF_ERROR(r.Get(&ntotal, "ntotal"));
+  RECSYS_RETURN_IF_ERROR(r.Get(&max_overfetch, "max_overfetch"));
+  RECSYS_RETURN_IF_ERROR(r.Get(&factory_len, "factory length"));
+  if (factory_len > 4096 || factory_len > r.remaining()) {
+    return absl::DataLossError(absl::StrCat(path, ": corrupted header (factory length ", factory_len, ")"));
+  }
+  std::string factory(reinterpret_cast<const char*>(data.data() + r.pos()), factory_len);
+  r.Skip(factory_len);
+  RECSYS_RETURN_IF_ERROR(r.Get(&payload_size, "payload size"));
+  RECSYS_RETURN_IF_ERROR(r.Get(&checksum, "checksum"));
+  if (payload_size != r.remaining()) {
+    return absl::DataLossError(absl::StrCat(path, ": truncated or padded file: header announces ", payload_size,
+                                            " payload bytes, file has ", r.remaining()));
+  }
+  const uint8_t* payload = data.data() + r.pos();
+  if (Checksum(payload, payload_size) != checksum) {
+    return absl::DataLossError(absl::StrCat(path, ": checksum mismatch (file corrupted)"));
+  }
+  AnnIndexConfig config;
+  config.factory = factory;
+  config.dim = static_cast<int>(dim);
+  config.max_overfetch = max_overfetch;
+  config.use_gpu = use_gpu;
+  config.gpu_device = gpu_device;
+  RECSYS_RETURN_IF_ERROR(Annotate(config.Validate(), path));
+  std::unique_ptr<faiss::Index> index;
+  RECSYS_RETURN_IF_ERROR(CatchExceptions(absl::StrCat(path, ": FAISS payload"), [&]() -> absl::Status {
+    faiss::VectorIOReader reader;
+    reader.data.assign(payload, payload + payload_size);
+    index.reset(faiss::read_index(&reader));
+    return absl::OkStatus();
+  }));
+  if (index->d != static_cast<int>(dim) || index->ntotal != ntotal) {
+    return absl::DataLossError(absl::StrCat(path, ": header (dim ", dim, ", ", ntotal, " items) disagrees with payload (dim ",
+                                            index->d, ", ", index->ntotal, " items)"));
+  }
+#if !defined(RECSYS_USE_FAISS_GPU)
+  if (use_gpu) return absl::FailedPreconditionError("AnnIndex::Load: this build has no FAISS GPU support");
+#endif
+  auto out = std::make_unique<FaissAnnIndex>(config, std::move(index));
+  RECSYS_RETURN_IF_ERROR(out->MaybeToGpu());
+  return std::unique_ptr<AnnIndex>(std::move(out));
+}
+
+bool FaissGpuAvailable() {
+#if defined(RECSYS_USE_FAISS_GPU)
+  try {
+    return faiss::gpu::getNumDevices() > 0;
+  } catch (...) {
+    return false;
+  }
+#else
+  return false;
+#endif
+}
+
+}  // namespace recsys
