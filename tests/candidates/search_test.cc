@@ -1,0 +1,460 @@
+// Exact search, filters and AnnIndex against a brute-force oracle.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "recsys/candidates/ann_index.h"
+#include "recsys/candidates/exact_search.h"
+#include "recsys/candidates/item_filter.h"
+#include "recsys/candidates/synthetic_vectors.h"
+#include "recsys/core/parallel.h"
+#include "recsys/core/rng.h"
+#include "test_util.h"
+
+namespace recsys {
+namespace {
+
+using IdMatrix = Matrix<int32_t>;
+
+// Small integer entries: every inner product is exact in float, so the oracle
+// and the kernel agree bit for bit and ties are frequent (tie-break by id).
+MatrixF IntegerMatrix(int64_t n, int d, uint64_t seed) {
+  MatrixF m(n, d);
+  Rng rng(seed);
+  for (int64_t i = 0; i < n; ++i)
+    for (int j = 0; j < d; ++j) m(i, j) = static_cast<float>(static_cast<int>(rng.UniformInt(5)) - 2);
+  return m;
+}
+
+// Brute force in double: (score desc, id asc), only allowed items.
+void Oracle(const MatrixF& items, const MatrixF& queries, int k, const std::vector<const ItemFilter*>& filters,
+            IdMatrix* ids, MatrixF* scores) {
+  ids->setConstant(queries.rows(), k, kNoItem);
+  scores->setConstant(queries.rows(), k, kNegInf);
+  for (int64_t q = 0; q < queries.rows(); ++q) {
+    const ItemFilter* f = filters.empty() ? nullptr : filters.size() == 1 ? filters[0] : filters[q];
+    std::vector<std::pair<double, int32_t>> all;
+    for (int64_t i = 0; i < items.rows(); ++i) {
+      if (f && !f->IsAllowed(static_cast<ItemIndex>(i))) continue;
+      all.push_back({queries.row(q).cast<double>().dot(items.row(i).cast<double>()), static_cast<int32_t>(i)});
+    }
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    for (int j = 0; j < k && j < static_cast<int>(all.size()); ++j) {
+      (*ids)(q, j) = all[j].second;
+      (*scores)(q, j) = static_cast<float>(all[j].first);
+    }
+  }
+}
+
+double Recall(const IdMatrix& got, const IdMatrix& truth) {
+  int64_t hit = 0, total = 0;
+  for (int64_t q = 0; q < truth.rows(); ++q) {
+    std::set<int32_t> t;
+    for (int j = 0; j < truth.cols(); ++j)
+      if (truth(q, j) >= 0) t.insert(truth(q, j));
+    total += static_cast<int64_t>(t.size());
+    for (int j = 0; j < got.cols(); ++j) hit += t.count(got(q, j));
+  }
+  return total ? static_cast<double>(hit) / static_cast<double>(total) : 1.0;
+}
+
+// Every row: ids unique, all allowed, -1 padding only at the end.
+void CheckRows(const IdMatrix& ids, const MatrixF& scores, const std::vector<const ItemFilter*>& filters) {
+  for (int64_t q = 0; q < ids.rows(); ++q) {
+    const ItemFilter* f = filters.empty() ? nullptr : filters.size() == 1 ? filters[0] : filters[q];
+    std::set<int32_t> seen;
+    bool padding = false;
+    for (int j = 0; j < ids.cols(); ++j) {
+      if (ids(q, j) < 0) {
+        EXPECT_EQ(ids(q, j), kNoItem);
+        EXPECT_EQ(scores(q, j), kNegInf);
+        padding = true;
+        continue;
+      }
+      EXPECT_FALSE(padding) << "id after padding in row " << q;
+      EXPECT_TRUE(seen.insert(ids(q, j)).second) << "duplicate id " << ids(q, j) << " in row " << q;
+      if (f) EXPECT_TRUE(f->IsAllowed(ids(q, j))) << "row " << q << " returned filtered item " << ids(q, j);
+    }
+  }
+}
+
+struct Filters {
+  std::vector<std::shared_ptr<ItemFilter>> owned;
+  std::vector<ItemFilterPtr> composite;
+  std::vector<const ItemFilter*> per_query;
+};
+
+// Per-query filters of every kind: seen lists, allow lists, bitmaps, and/or/not.
+Filters MakeFilters(int64_t b, int32_t n, uint64_t seed) {
+  Filters f;
+  for (int64_t q = 0; q < b; ++q) {
+    Rng rng(seed, static_cast<uint64_t>(q));
+    std::vector<ItemIndex> list;
+    for (int i = 0; i < 200; ++i) list.push_back(static_cast<ItemIndex>(rng.UniformInt(static_cast<uint64_t>(n))));
+    std::vector<uint8_t> flags(static_cast<size_t>(n));
+    for (auto& x : flags) x = rng.Bernoulli(0.7);
+    switch (q % 5) {
+      case 0: f.owned.push_back(std::make_shared<SeenItemsFilter>(list)); break;
+      case 1: f.owned.push_back(std::make_shared<AllowItemsFilter>(list)); break;
+      case 2: f.owned.push_back(BitmapFilter::FromFlags(flags)); break;
+      case 3: {
+        auto c = AndFilter({std::make_shared<SeenItemsFilter>(list), BitmapFilter::FromFlags(flags)});
+        f.composite.push_back(c);
+        f.per_query.push_back(c.get());
+        continue;
+      }
+      case 4: {
+        auto c = OrFilter({NotFilter(std::make_shared<SeenItemsFilter>(list)),
+                           std::make_shared<AllowItemsFilter>(std::span<const ItemIndex>(list).subspan(0, 20))});
+        f.composite.push_back(c);
+        f.per_query.push_back(c.get());
+        continue;
+      }
+    }
+    f.per_query.push_back(f.owned.back().get());
+  }
+  return f;
+}
+
+TEST(ItemFilter, PlansAgreeWithIsAllowed) {
+  const int32_t n = 1000;
+  Filters f = MakeFilters(10, n, 7);
+  std::vector<ItemIndex> a = {1, 5, 9, 700}, b = {5, 9, 10};
+  auto ea = std::make_shared<ExcludeItemsFilter>(a), eb = std::make_shared<ExcludeItemsFilter>(b);
+  auto and_lists = AndFilter({ea, eb}), or_lists = OrFilter({ea, eb});
+  f.per_query.push_back(and_lists.get());
+  f.per_query.push_back(or_lists.get());
+  EXPECT_EQ(and_lists->Compile(n).kind, FilterPlan::Kind::kExcludeSorted);
+  EXPECT_EQ(and_lists->Compile(n).excluded, (std::vector<ItemIndex>{1, 5, 9, 10, 700}));
+  EXPECT_EQ(or_lists->Compile(n).excluded, (std::vector<ItemIndex>{5, 9}));
+  for (const ItemFilter* filter : f.per_query) {
+    FilterPlan plan = filter->Compile(n);
+    int64_t excluded = 0;
+    for (ItemIndex i = 0; i < n; ++i) {
+      ASSERT_EQ(plan.IsAllowed(i), filter->IsAllowed(i)) << filter->DebugString() << " item " << i;
+      excluded += !filter->IsAllowed(i);
+    }
+    EXPECT_EQ(plan.NumExcluded(), excluded) << filter->DebugString();
+  }
+  EXPECT_EQ(ea->cost(), FilterCost::kLogarithmic);
+  EXPECT_EQ(BitmapFilter::FromFlags(std::vector<uint8_t>(3, 1))->cost(), FilterCost::kConstant);
+}
+
+class ExactOracleTest : public ::testing::TestWithParam<ExactSearchOptions> {};
+
+TEST_P(ExactOracleTest, MatchesOracleWithAndWithoutFilters) {
+  const int64_t n = 3001, b = 37;
+  const int d = 16, k = 50;
+  MatrixF items = IntegerMatrix(n, d, 1), queries = IntegerMatrix(b, d, 2);
+  ExactSearcher exact(items.data(), n, d, GetParam());
+  Filters f = MakeFilters(b, static_cast<int32_t>(n), 3);
+  for (const auto& filters : {std::vector<const ItemFilter*>{}, f.per_query,
+                              std::vector<const ItemFilter*>{f.per_query[0]}}) {
+    IdMatrix ids(b, k), want_ids;
+    MatrixF scores(b, k), want_scores;
+    ASSERT_TRUE(exact.Search(queries, k, filters, ids, scores).ok());
+    Oracle(items, queries, k, filters, &want_ids, &want_scores);
+    EXPECT_EQ(ids, want_ids) << filters.size() << " filters";
+    EXPECT_EQ(scores, want_scores);
+    CheckRows(ids, scores, filters);
+    IdMatrix ref_ids(b, k);
+    MatrixF ref_scores(b, k);
+    ASSERT_TRUE(ExactSearchReference(items, queries, k, filters, ref_ids, ref_scores).ok());
+    EXPECT_EQ(ref_ids, want_ids);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tilings, ExactOracleTest,
+                         ::testing::Values(ExactSearchOptions{},
+                                           ExactSearchOptions{.item_tile = 64, .query_block = 8, .item_shard = 256},
+                                           ExactSearchOptions{.item_tile = 16, .query_block = 1, .item_shard = 16}));
+
+TEST(ExactSearch, PadsWhenFewItemsAllowed) {
+  MatrixF items = IntegerMatrix(100, 8, 4), queries = IntegerMatrix(3, 8, 5);
+  ExactSearcher exact(items.data(), 100, 8);
+  std::vector<ItemIndex> allow = {3, 50, 99};
+  AllowItemsFilter only(allow);
+  const ItemFilter* filters[] = {&only};
+  IdMatrix ids(3, 10);
+  MatrixF scores(3, 10);
+  ASSERT_TRUE(exact.Search(queries, 10, filters, ids, scores).ok());
+  for (int q = 0; q < 3; ++q) {
+    std::set<int32_t> got(ids.row(q).data(), ids.row(q).data() + 3);
+    EXPECT_EQ(got, std::set<int32_t>(allow.begin(), allow.end()));
+    for (int j = 3; j < 10; ++j) {
+      EXPECT_EQ(ids(q, j), -1);
+      EXPECT_EQ(scores(q, j), kNegInf);
+    }
+  }
+  // k larger than the catalogue.
+  IdMatrix big(3, 150);
+  MatrixF big_scores(3, 150);
+  ASSERT_TRUE(exact.Search(queries, 150, {}, big, big_scores).ok());
+  EXPECT_EQ(big(0, 99) >= 0, true);
+  EXPECT_EQ(big(0, 100), -1);
+}
+
+TEST(ExactSearch, RejectsBadArguments) {
+  MatrixF items = IntegerMatrix(10, 4, 1), queries = IntegerMatrix(2, 5, 2);
+  ExactSearcher exact(items.data(), 10, 4);
+  IdMatrix ids(2, 3);
+  MatrixF scores(2, 3);
+  EXPECT_EQ(exact.Search(queries, 3, {}, ids, scores).code(), absl::StatusCode::kInvalidArgument);
+  MatrixF q4 = IntegerMatrix(2, 4, 2);
+  EXPECT_EQ(exact.Search(q4, 0, {}, ids, scores).code(), absl::StatusCode::kInvalidArgument);
+  SeenItemsFilter s(std::vector<ItemIndex>{1});
+  const ItemFilter* three[] = {&s, &s, &s};
+  EXPECT_EQ(exact.Search(q4, 3, three, ids, scores).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExactSearch, IdenticalAcrossThreadCounts) {
+  MatrixF items = ClusteredUnitVectors(20000, 32, 50, 0.5f, 1, 2);
+  for (int64_t b : {1, 3, 300}) {
+    MatrixF queries = ClusteredUnitVectors(b, 32, 50, 0.5f, 1, 3 + b);
+    Filters f = MakeFilters(b, 20000, 9);
+    ExactSearcher exact(items.data(), items.rows(), 32);
+    IdMatrix ids1(b, 100), ids2(b, 100);
+    MatrixF s1(b, 100), s2(b, 100);
+    {
+      ThreadLimit one(1);
+      ASSERT_TRUE(exact.Search(queries, 100, f.per_query, ids1, s1).ok());
+    }
+    {
+      ThreadLimit two(2);
+      ASSERT_TRUE(exact.Search(queries, 100, f.per_query, ids2, s2).ok());
+    }
+    EXPECT_EQ(ids1, ids2) << "b=" << b;
+    EXPECT_EQ(s1, s2) << "b=" << b;
+    CheckRows(ids1, s1, f.per_query);
+  }
+}
+
+// ---- AnnIndex ---------------------------------------------------------------
+
+std::unique_ptr<AnnIndex> Build(const std::string& factory, const MatrixF& items, int ef_construction = 0) {
+  AnnIndexConfig config;
+  config.factory = factory;
+  config.dim = static_cast<int>(items.cols());
+  config.hnsw_ef_construction = ef_construction;
+  auto index = AnnIndex::Create(config);
+  EXPECT_TRUE(index.ok()) << index.status();
+  EXPECT_TRUE((*index)->Add(items).ok());
+  return std::move(*index);
+}
+
+TEST(AnnIndex, FlatMatchesOracleWithFilters) {
+  const int64_t n = 2000, b = 25;
+  MatrixF items = IntegerMatrix(n, 16, 11), queries = IntegerMatrix(b, 16, 12);
+  auto index = Build("Flat", items);
+  EXPECT_TRUE(index->is_exact());
+  Filters f = MakeFilters(b, static_cast<int32_t>(n), 13);
+  IdMatrix ids(b, 40), want;
+  MatrixF scores(b, 40), want_scores;
+  ASSERT_TRUE(index->Search(queries, 40, {}, f.per_query, ids, scores).ok());
+  Oracle(items, queries, 40, f.per_query, &want, &want_scores);
+  EXPECT_EQ(ids, want);
+  EXPECT_EQ(scores, want_scores);
+}
+
+TEST(AnnIndex, RejectsBadConfigAndShapes) {
+  EXPECT_EQ(AnnIndex::Create({.factory = "Flat", .dim = 0}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(AnnIndex::Create({.factory = "NoSuchIndex", .dim = 8}).ok());
+  auto index = AnnIndex::Create({.factory = "Flat", .dim = 8});
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ((*index)->Add(MatrixF::Zero(3, 7)).code(), absl::StatusCode::kInvalidArgument);
+#if !defined(RECSYS_USE_FAISS_GPU)
+  EXPECT_EQ(AnnIndex::Create({.factory = "Flat", .dim = 8, .use_gpu = true}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+#endif
+}
+
+class HnswTest : public ::testing::Test {
+ protected:
+  // 20k × 64 clustered unit vectors (the 100k takes too long to build
+  // on 2 shared cores; the benchmark uses the full size).
+  static void SetUpTestSuite() {
+    items_ = new MatrixF(ClusteredUnitVectors(20000, 64, 200, 0.6f, 21, 22));
+    queries_ = new MatrixF(ClusteredUnitVectors(200, 64, 200, 0.6f, 21, 23));
+    index_ = Build("HNSW32", *items_, 80).release();
+  }
+  static void TearDownTestSuite() {
+    delete index_;
+    delete items_;
+    delete queries_;
+  }
+  static MatrixF* items_;
+  static MatrixF* queries_;
+  static AnnIndex* index_;
+};
+MatrixF* HnswTest::items_ = nullptr;
+MatrixF* HnswTest::queries_ = nullptr;
+AnnIndex* HnswTest::index_ = nullptr;
+
+TEST_F(HnswTest, RecallAt100AtEf200) {
+  const int k = 100;
+  IdMatrix ids(queries_->rows(), k), truth(queries_->rows(), k);
+  MatrixF scores(queries_->rows(), k), ts(queries_->rows(), k);
+  ASSERT_TRUE(ExactSearchReference(*items_, *queries_, k, {}, truth, ts).ok());
+  ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = 200}, {}, ids, scores).ok());
+  const double recall = Recall(ids, truth);
+  EXPECT_GE(recall, 0.95) << "HNSW32 recall@100 at efSearch 200";
+  CheckRows(ids, scores, {});
+  // A small beam must be measurably worse: efSearch reaches the index.
+  IdMatrix low(queries_->rows(), k);
+  ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = 100}, {}, low, scores).ok());
+  EXPECT_LE(Recall(low, truth), recall + 0.01);
+}
+
+TEST_F(HnswTest, FilteredResultsPassAndFallBack) {
+  const int64_t b = queries_->rows();
+  Filters f = MakeFilters(b, static_cast<int32_t>(items_->rows()), 31);
+  IdMatrix ids(b, 50), truth(b, 50);
+  MatrixF scores(b, 50), ts(b, 50);
+  ASSERT_TRUE(index_->Search(*queries_, 50, {.ef_search = 200}, f.per_query, ids, scores).ok());
+  CheckRows(ids, scores, f.per_query);
+  ASSERT_TRUE(ExactSearchReference(*items_, *queries_, 50, f.per_query, truth, ts).ok());
+  EXPECT_GE(Recall(ids, truth), 0.9);
+  // Allow lists of 200 items exclude more than max_overfetch -> exact search:
+  // those rows hold exactly the oracle's items.
+  for (int64_t q = 1; q < b; q += 5) {
+    EXPECT_EQ(std::set<int32_t>(ids.row(q).data(), ids.row(q).data() + 50),
+              std::set<int32_t>(truth.row(q).data(), truth.row(q).data() + 50)) << q;
+  }
+}
+
+TEST_F(HnswTest, IdenticalAcrossThreadCounts) {
+  const int64_t b = queries_->rows();
+  IdMatrix a(b, 100), c(b, 100);
+  MatrixF sa(b, 100), sc(b, 100);
+  {
+    ThreadLimit one(1);
+    ASSERT_TRUE(index_->Search(*queries_, 100, {.ef_search = 128}, {}, a, sa).ok());
+  }
+  {
+    ThreadLimit two(2);
+    ASSERT_TRUE(index_->Search(*queries_, 100, {.ef_search = 128}, {}, c, sc).ok());
+  }
+  EXPECT_EQ(a, c);
+  EXPECT_EQ(sa, sc);
+}
+
+TEST_F(HnswTest, ConcurrentSearchesWithDifferentEfSearch) {
+  const int64_t b = 40;
+  MatrixF q = queries_->topRows(b);
+  const int efs[] = {16, 300};
+  IdMatrix want[2] = {IdMatrix(b, 100), IdMatrix(b, 100)};
+  MatrixF sc(b, 100);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(index_->Search(q, 100, {.ef_search = efs[i]}, {}, want[i], sc).ok());
+  ASSERT_NE(want[0], want[1]) << "efSearch 16 and 300 should differ at k=100";
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 6; ++rep) {
+        const int which = (t + rep) % 2;
+        IdMatrix ids(b, 100);
+        MatrixF s(b, 100);
+        if (!index_->Search(q, 100, {.ef_search = efs[which]}, {}, ids, s).ok() || ids != want[which]) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST_F(HnswTest, SaveLoadAndCorruption) {
+  const std::string dir = testing::TempDir("ann_io");
+  const std::string path = dir + "/hnsw.rsann";
+  ASSERT_TRUE(index_->Save(path).ok());
+  auto loaded = AnnIndex::Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->size(), index_->size());
+  EXPECT_EQ((*loaded)->factory(), "HNSW32");
+  const int64_t b = 30;
+  MatrixF q = queries_->topRows(b);
+  IdMatrix a(b, 20), c(b, 20);
+  MatrixF sa(b, 20), sc(b, 20);
+  ASSERT_TRUE(index_->Search(q, 20, {.ef_search = 64}, {}, a, sa).ok());
+  ASSERT_TRUE((*loaded)->Search(q, 20, {.ef_search = 64}, {}, c, sc).ok());
+  EXPECT_EQ(a, c);
+  EXPECT_EQ(sa, sc);
+
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto write = [&](const std::string& name, const std::string& content) {
+    std::ofstream out(dir + "/" + name, std::ios::binary);
+    out << content;
+    return dir + "/" + name;
+  };
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  auto st = AnnIndex::Load(write("flipped", flipped)).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("checksum"), std::string::npos) << st;
+  st = AnnIndex::Load(write("truncated", bytes.substr(0, bytes.size() - 100))).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("truncated"), std::string::npos) << st;
+  st = AnnIndex::Load(write("header_only", bytes.substr(0, 20))).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  st = AnnIndex::Load(write("magic", "XXXX" + bytes.substr(4))).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_EQ(AnnIndex::Load(dir + "/missing").status().code(), absl::StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AnnIndex, FlatSaveLoadSameResults) {
+  MatrixF items = IntegerMatrix(500, 8, 41), queries = IntegerMatrix(7, 8, 42);
+  auto index = Build("Flat", items);
+  const std::string dir = testing::TempDir("flat_io");
+  ASSERT_TRUE(index->Save(dir + "/f.rsann").ok());
+  auto loaded = AnnIndex::Load(dir + "/f.rsann");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  IdMatrix a(7, 10), b(7, 10);
+  MatrixF sa(7, 10), sb(7, 10);
+  ASSERT_TRUE(index->Search(queries, 10, {}, {}, a, sa).ok());
+  ASSERT_TRUE((*loaded)->Search(queries, 10, {}, {}, b, sb).ok());
+  EXPECT_EQ(a, b);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AnnIndex, IvfNprobePerCall) {
+  MatrixF items = ClusteredUnitVectors(4000, 16, 40, 0.6f, 51, 52), queries = ClusteredUnitVectors(50, 16, 40, 0.6f, 51, 53);
+  auto index = Build("IVF32,Flat", items);
+  IdMatrix all(50, 20), one(50, 20), truth(50, 20);
+  MatrixF s(50, 20), ts(50, 20);
+  ASSERT_TRUE(ExactSearchReference(items, queries, 20, {}, truth, ts).ok());
+  ASSERT_TRUE(index->Search(queries, 20, {.nprobe = 32}, {}, all, s).ok());
+  ASSERT_TRUE(index->Search(queries, 20, {.nprobe = 1}, {}, one, s).ok());
+  EXPECT_GE(Recall(all, truth), 0.999);  // every list visited = exact
+  EXPECT_LT(Recall(one, truth), Recall(all, truth));
+  // Filtered IVF without flat storage falls back to FAISS's selector path.
+  Filters f = MakeFilters(50, 4000, 54);
+  ASSERT_TRUE(index->Search(queries, 20, {.nprobe = 32}, f.per_query, all, s).ok());
+  CheckRows(all, s, f.per_query);
+}
+
+TEST(AnnIndexGpu, SameResultsAsCpu) {
+  if (!FaissGpuAvailable()) GTEST_SKIP() << "no FAISS GPU support or no visible GPU";
+  MatrixF items = ClusteredUnitVectors(5000, 32, 50, 0.5f, 61, 62), queries = ClusteredUnitVectors(20, 32, 50, 0.5f, 61, 63);
+  auto gpu = AnnIndex::Create({.factory = "Flat", .dim = 32, .use_gpu = true});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  ASSERT_TRUE((*gpu)->Add(items).ok());
+  EXPECT_TRUE((*gpu)->on_gpu());
+  IdMatrix ids(20, 50), truth(20, 50);
+  MatrixF s(20, 50), ts(20, 50);
+  ASSERT_TRUE((*gpu)->Search(queries, 50, {}, {}, ids, s).ok());
+  ASSERT_TRUE(ExactSearchReference(items, queries, 50, {}, truth, ts).ok());
+  EXPECT_GE(Recall(ids, truth), 0.99);
+  Filters f = MakeFilters(20, 5000, 64);
+  ASSERT_TRUE((*gpu)->Search(queries, 50, {}, f.per_query, ids, s).ok());
+  CheckRows(ids, s, f.per_query);
+}
+
+}  // namespace
+}  // namespace recsys
