@@ -370,7 +370,7 @@ absl::StatusOr<EventLog> ParseCsv(std::string_view text, const std::string& name
       const char* fb = text.data() + f.begin;
       const char* fe = text.data() + f.end;
       auto bad = [&](const std::string& what) {
-        return TokenError(text, f.begin, name, absl::StrCat(what, " in column '", names[c], "'"), delim);
+        return TokenError(text, f.begin, name, what, delim, absl::StrCat(" in column '", names[c], "'"));
       };
       switch (role) {
         case Role::kNone: {

@@ -95,8 +95,8 @@ absl::Status ErrorAt(std::string_view text, size_t offset, const std::string& na
 }
 
 absl::Status TokenError(std::string_view text, size_t offset, const std::string& name,
-                        const std::string& what, char delimiter) {
-  std::string message = absl::StrCat(what, " '", DescribeToken(text, offset, delimiter), "'");
+                        const std::string& what, char delimiter, const std::string& suffix) {
+  std::string message = absl::StrCat(what, " '", DescribeToken(text, offset, delimiter), "'", suffix);
   size_t end = offset;
   while (end < text.size() && !IsTokenEnd(text[end], delimiter)) ++end;
   for (size_t i = offset; i < end; ++i) {

@@ -30,11 +30,11 @@ size_t FindInvalidUtf8(std::string_view text, size_t begin, size_t end);
 // 40 bytes, with non-printable and non-ASCII bytes escaped as \xNN.
 std::string DescribeToken(std::string_view text, size_t offset, char delimiter = ' ');
 
-// "name:line:col: <what> '<token>'" — plus, when the token holds a byte that
+// "name:line:col: <what> '<token>'<suffix>" — plus, when the token holds a byte that
 // is not valid UTF-8, "(invalid UTF-8 byte 0xNN at byte offset K)", or for
 // other non-ASCII text "(non-ASCII byte 0xNN at byte offset K)".
 absl::Status TokenError(std::string_view text, size_t offset, const std::string& name,
-                        const std::string& what, char delimiter = ' ');
+                        const std::string& what, char delimiter = ' ', const std::string& suffix = "");
 
 // "name:line:col: <message>" as InvalidArgument.
 absl::Status ErrorAt(std::string_view text, size_t offset, const std::string& name,

@@ -1,0 +1,193 @@
+// Snapshots: round trip, corruption, truncation and version checks.
+#include "recsys/data/snapshot.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recsys/data/readers.h"
+#include "recsys/data/synthetic.h"
+#include "test_util.h"
+
+namespace recsys {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void WriteAll(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+SequenceDataset Small() {
+  SyntheticConfig config;
+  config.num_users = 50;
+  config.num_items = 120;
+  config.num_clusters = 6;
+  config.seed = 3;
+  auto data = GenerateSynthetic(config);  // EventLog path: non-identity vocabularies
+  RECSYS_CHECK(data.ok());
+  auto ds = SequenceDataset::FromEventLog(data->log);
+  RECSYS_CHECK(ds.ok());
+  return *std::move(ds);
+}
+
+template <typename T>
+std::vector<T> Vec(std::span<const T> s) {
+  return std::vector<T>(s.begin(), s.end());
+}
+
+void ExpectSame(const SequenceDataset& a, const SequenceDataset& b) {
+  ASSERT_EQ(a.num_users(), b.num_users());
+  ASSERT_EQ(a.num_items(), b.num_items());
+  ASSERT_EQ(a.num_events(), b.num_events());
+  EXPECT_EQ(Vec(a.offsets()), Vec(b.offsets()));
+  EXPECT_EQ(Vec(a.all_items()), Vec(b.all_items()));
+  EXPECT_EQ(Vec(a.all_timestamps()), Vec(b.all_timestamps()));
+  EXPECT_EQ(Vec(a.all_types()), Vec(b.all_types()));
+  EXPECT_EQ(Vec(a.all_weights()), Vec(b.all_weights()));
+  EXPECT_EQ(Vec(a.all_organic()), Vec(b.all_organic()));
+  EXPECT_EQ(a.user_vocab().externals(), b.user_vocab().externals());
+  EXPECT_EQ(a.item_vocab().externals(), b.item_vocab().externals());
+  EXPECT_EQ(b.item_vocab().Find(a.item_vocab().External(a.num_items() - 1)), a.num_items() - 1);
+}
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir("snapshot");
+    path_ = dir_ + "/data.rsds";
+    ds_ = Small();
+    ASSERT_TRUE(WriteSnapshot(ds_, path_).ok());
+    bytes_ = ReadAll(path_);
+  }
+  std::string dir_, path_, bytes_;
+  SequenceDataset ds_;
+};
+
+TEST_F(SnapshotTest, RoundTripWithAndWithoutChecksums) {
+  auto fast = LoadSnapshot(path_);
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  ExpectSame(ds_, *fast);
+  SnapshotLoadOptions verify;
+  verify.verify_checksums = true;
+  auto checked = LoadSnapshot(path_, verify);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  ExpectSame(ds_, *checked);
+  // The dataset keeps the mapping alive after the file is gone.
+  std::filesystem::remove(path_);
+  EXPECT_EQ(fast->items(3).size(), static_cast<size_t>(ds_.length(3)));
+  EXPECT_EQ(fast->items(3)[0], ds_.items(3)[0]);
+}
+
+TEST_F(SnapshotTest, InfoAndDetection) {
+  auto info = ReadSnapshotInfo(path_);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->version, kSnapshotFormatVersion);
+  EXPECT_EQ(info->num_events, ds_.num_events());
+  EXPECT_EQ(info->file_bytes, bytes_.size());
+  EXPECT_EQ(info->sections.size(), 8u);
+  EXPECT_EQ(DetectFormat(path_).value(), InputFormat::kSnapshot);
+  InputFormat detected = InputFormat::kAuto;
+  auto ds = LoadDataset(path_, InputFormat::kAuto, {}, {}, &detected);
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ(detected, InputFormat::kSnapshot);
+  auto log = ReadEvents(path_, InputFormat::kAuto);  // snapshot → events with external ids
+  ASSERT_TRUE(log.ok());
+  auto rebuilt = SequenceDataset::FromEventLog(*log);
+  ASSERT_TRUE(rebuilt.ok());
+  ExpectSame(ds_, *rebuilt);
+}
+
+TEST_F(SnapshotTest, EmptyDatasetRoundTrips) {
+  ASSERT_TRUE(WriteSnapshot(SequenceDataset(), path_).ok());
+  auto empty = LoadSnapshot(path_);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->num_users(), 0);
+  EXPECT_EQ(empty->num_events(), 0);
+}
+
+TEST_F(SnapshotTest, TruncatedFilesAreRefused) {
+  for (size_t keep : {size_t{0}, size_t{4}, size_t{40}, size_t{200}, bytes_.size() / 2, bytes_.size() - 1}) {
+    WriteAll(path_, bytes_.substr(0, keep));
+    auto ds = LoadSnapshot(path_);
+    ASSERT_FALSE(ds.ok()) << "kept " << keep << " bytes";
+    if (keep >= 8) {
+      EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss) << keep << ": " << ds.status();
+      EXPECT_THAT(std::string(ds.status().message()), HasSubstr("truncated")) << keep;
+    }
+  }
+  WriteAll(path_, bytes_ + "extra");
+  EXPECT_EQ(LoadSnapshot(path_).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(SnapshotTest, EveryHeaderBitFlipIsRefused) {
+  auto info = ReadSnapshotInfo(path_);
+  ASSERT_TRUE(info.ok());
+  const size_t header_bytes = 64 + 8 * 32 + 8;
+  for (size_t byte = 0; byte < header_bytes; ++byte) {
+    std::string flipped = bytes_;
+    flipped[byte] = static_cast<char>(flipped[byte] ^ (1 << (byte % 8)));
+    WriteAll(path_, flipped);
+    auto ds = LoadSnapshot(path_);
+    EXPECT_FALSE(ds.ok()) << "flip in header byte " << byte << " went unnoticed";
+  }
+}
+
+TEST_F(SnapshotTest, DataBitFlipCaughtByChecksums) {
+  auto info = ReadSnapshotInfo(path_);
+  ASSERT_TRUE(info.ok());
+  SnapshotLoadOptions verify;
+  verify.verify_checksums = true;
+  for (const SnapshotSection& s : info->sections) {
+    if (s.bytes == 0) continue;
+    std::string flipped = bytes_;
+    const size_t at = s.offset + s.bytes / 2;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+    WriteAll(path_, flipped);
+    auto ds = LoadSnapshot(path_, verify);
+    ASSERT_FALSE(ds.ok()) << s.name;
+    EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(ds.status().message()), HasSubstr("section '" + s.name + "'"));
+  }
+}
+
+TEST_F(SnapshotTest, WrongVersionAndNotASnapshot) {
+  std::string newer = bytes_;
+  newer[8] = 2;  // version field (little-endian uint32 after the 8-byte magic)
+  WriteAll(path_, newer);
+  auto ds = LoadSnapshot(path_);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("format version 2"));
+
+  WriteAll(path_, "1 2 3\n4 5 6\n");
+  auto text = LoadSnapshot(path_);
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(text.status().message()), HasSubstr("not a recsys dataset snapshot"));
+
+  EXPECT_EQ(LoadSnapshot(dir_ + "/missing.rsds").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(WriteSnapshot(ds_, dir_ + "/no/such/dir/x.rsds").ok());
+}
+
+TEST(SnapshotChecksum, SensitiveToEveryByteAndSeed) {
+  std::string data(100, 'a');
+  const uint64_t base = SnapshotChecksum(data.data(), data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    std::string d = data;
+    d[i] = 'b';
+    EXPECT_NE(SnapshotChecksum(d.data(), d.size()), base) << i;
+  }
+  EXPECT_NE(SnapshotChecksum(data.data(), data.size(), 1), base);
+  EXPECT_NE(SnapshotChecksum(data.data(), 99), base);
+}
+
+}  // namespace
+}  // namespace recsys
