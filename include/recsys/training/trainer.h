@@ -106,7 +106,9 @@ struct TrainerConfig {
 
   AdamWConfig optimizer;
   // Learning-rate schedule; total_steps = 0 with a decay means "the run's
-  // step budget" (max_steps, else epochs × steps per epoch).
+  // step budget" (max_steps, else epochs × steps per epoch). A run that is
+  // resumed with a different budget must pin total_steps to stay on the
+  // same curve.
   LrScheduleConfig schedule;
   // Clip the global gradient norm to this value; 0 = no clipping.
   double clip_norm = 0.0;
