@@ -1,0 +1,310 @@
+// `recsys bench retrieval`: stage-1 exact and approximate search against FAISS
+// in the same run, on clustered unit vectors, with roofline references.
+//
+//   recsys bench retrieval --items 1000000 --dim 64 --batch 1,32,1024 --k 100 --seen 200 --json
+//
+// Both sides use the same number of threads (--threads, default 1: FAISS's
+// OpenMP team and our oneTBB arena are both capped to it).
+#include <faiss/IndexFlat.h>
+#include <faiss/impl/IDSelector.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "cli_common.h"
+#include "recsys/candidates/ann_index.h"
+#include "recsys/candidates/exact_search.h"
+#include "recsys/candidates/item_filter.h"
+#include "recsys/candidates/synthetic_vectors.h"
+#include "recsys/core/parallel.h"
+#include "recsys/core/rng.h"
+
+namespace {
+
+using recsys::MatrixF;
+using IdMatrix = recsys::Matrix<int32_t>;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  int64_t items = 1000000;
+  int dim = 64;
+  std::string batch = "1,32,1024";
+  int k = 100;
+  int seen = 200;
+  int threads = 1;
+  int clusters = 1000;
+  float noise = 0.6f;
+  int64_t hnsw_items = 100000;  // 0 = skip HNSW
+  int hnsw_ef_construction = 80;
+  double min_seconds = 0.5;     // time budget per measurement
+  int filtered_faiss_queries = 32;
+  uint64_t seed = 1;
+};
+
+double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// Runs fn (which processes `per_call` queries) until min_seconds; returns qps.
+template <typename Fn>
+double MeasureQps(int64_t per_call, double min_seconds, Fn&& fn) {
+  int64_t calls = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    fn();
+    ++calls;
+    elapsed = Seconds(start, Clock::now());
+  } while (elapsed < min_seconds);
+  return static_cast<double>(calls * per_call) / elapsed;
+}
+
+double Recall(const IdMatrix& got, const IdMatrix& truth) {
+  int64_t hit = 0, total = 0;
+  for (int64_t q = 0; q < truth.rows(); ++q) {
+    std::set<int32_t> t;
+    for (int j = 0; j < truth.cols(); ++j)
+      if (truth(q, j) >= 0) t.insert(truth(q, j));
+    total += static_cast<int64_t>(t.size());
+    for (int j = 0; j < got.cols(); ++j) hit += t.count(got(q, j));
+  }
+  return total ? static_cast<double>(hit) / static_cast<double>(total) : 1.0;
+}
+
+double SgemmGflops() {
+  const int n = 1024;
+  MatrixF a = MatrixF::Random(n, n), b = MatrixF::Random(n, n), c(n, n);
+  double best = 1e30;
+  for (int r = 0; r < 4; ++r) {
+    const auto t0 = Clock::now();
+    c.noalias() = a * b;
+    best = std::min(best, Seconds(t0, Clock::now()));
+  }
+  volatile float sink = c(0, 0);
+  (void)sink;
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+double MemoryGbps(const MatrixF& m) {
+  double best = 1e30;
+  const float* p = m.data();
+  const int64_t size = m.size();
+  float total = 0;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = Clock::now();
+    float acc[16] = {};
+    for (int64_t i = 0; i + 16 <= size; i += 16)
+      for (int u = 0; u < 16; ++u) acc[u] += p[i + u];
+    for (float x : acc) total += x;
+    best = std::min(best, Seconds(t0, Clock::now()));
+  }
+  volatile float sink = total;
+  (void)sink;
+  return static_cast<double>(size) * sizeof(float) / best / 1e9;
+}
+
+std::vector<int64_t> ParseList(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    if (!tok.empty()) out.push_back(std::stoll(tok));
+  }
+  return out;
+}
+
+void FaissFlat(const faiss::IndexFlatIP& flat, const MatrixF& q, int k, IdMatrix* ids) {
+  std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(q.rows() * k));
+  std::vector<float> dist(labels.size());
+  flat.search(q.rows(), q.data(), k, dist.data(), labels.data());
+  for (int64_t i = 0; i < q.rows(); ++i)
+    for (int j = 0; j < k; ++j) (*ids)(i, j) = static_cast<int32_t>(labels[static_cast<size_t>(i * k + j)]);
+}
+
+int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
+  using recsys::cli::Log;
+  if (a.items <= 0 || a.dim <= 0 || a.k <= 0 || a.seen < 0 || a.threads <= 0 || a.clusters <= 0) {
+    return recsys::cli::Fail("bench retrieval: --items, --dim, --k, --threads, --clusters must be > 0 and --seen >= 0");
+  }
+  if (a.k > a.items) return recsys::cli::Fail("bench retrieval: --k larger than --items");
+  std::vector<int64_t> batches;
+  try {
+    batches = ParseList(a.batch);
+  } catch (...) {
+    return recsys::cli::Fail("bench retrieval: --batch must be a comma-separated list of integers");
+  }
+  if (batches.empty() || *std::min_element(batches.begin(), batches.end()) <= 0) {
+    return recsys::cli::Fail("bench retrieval: --batch must list positive sizes");
+  }
+  recsys::LimitThirdPartyThreads();
+  recsys::ThreadLimit limit(a.threads);
+  omp_set_num_threads(a.threads);  // FAISS's team on this thread: same thread count as ours
+
+  Log("generating " + std::to_string(a.items) + " x " + std::to_string(a.dim) + " clustered unit vectors");
+  MatrixF items = recsys::ClusteredUnitVectors(a.items, a.dim, a.clusters, a.noise, a.seed, a.seed + 1);
+  faiss::IndexFlatIP flat(a.dim);
+  flat.add(a.items, items.data());
+  recsys::ExactSearcher exact(items.data(), a.items, a.dim);
+
+  nlohmann::json out;
+  out["items"] = a.items;
+  out["dim"] = a.dim;
+  out["k"] = a.k;
+  out["seen"] = a.seen;
+  out["threads"] = a.threads;
+  out["threads_note"] = "ours (oneTBB) and FAISS (OpenMP) both capped to `threads`";
+  Log("measuring sgemm and memory bandwidth");
+  const double gflops = SgemmGflops();
+  const double gbps = MemoryGbps(items);
+  out["sgemm_gflops"] = gflops;
+  out["memory_gbps"] = gbps;
+
+  nlohmann::json results = nlohmann::json::array();
+  for (int64_t b : batches) {
+    Log("batch " + std::to_string(b));
+    MatrixF queries = recsys::ClusteredUnitVectors(b, a.dim, a.clusters, a.noise, a.seed, a.seed + 100 + b);
+    IdMatrix ids(b, a.k), faiss_ids(b, a.k);
+    MatrixF scores(b, a.k);
+    nlohmann::json r;
+    r["batch"] = b;
+    const double ours = MeasureQps(b, a.min_seconds, [&] {
+      auto st = exact.Search(queries, a.k, {}, ids, scores);
+      if (!st.ok()) throw std::runtime_error(std::string(st.message()));
+    });
+    const double theirs = MeasureQps(b, a.min_seconds, [&] { FaissFlat(flat, queries, a.k, &faiss_ids); });
+    r["ours_qps"] = ours;
+    r["faiss_flat_qps"] = theirs;
+    r["speedup"] = ours / theirs;
+    r["recall"] = Recall(ids, faiss_ids);
+    // Roofline: max(compute at sgemm speed, one streaming read of the items).
+    const double flops = 2.0 * static_cast<double>(b) * static_cast<double>(a.items) * a.dim;
+    const double bytes = static_cast<double>(a.items) * a.dim * sizeof(float);
+    const double t_roof = std::max(flops / (gflops * 1e9), bytes / (gbps * 1e9));
+    const double t_ours = static_cast<double>(b) / ours;
+    r["roofline_s"] = t_roof;
+    r["roofline_bound"] = flops / (gflops * 1e9) > bytes / (gbps * 1e9) ? "compute" : "memory";
+    r["roofline_fraction"] = t_roof / t_ours;
+
+    if (a.seen > 0) {
+      std::vector<std::unique_ptr<recsys::SeenItemsFilter>> filters;
+      std::vector<const recsys::ItemFilter*> fptr;
+      std::vector<std::vector<faiss::Index::idx_t>> seen_lists;
+      for (int64_t q = 0; q < b; ++q) {
+        recsys::Rng rng(a.seed + 7, static_cast<uint64_t>(q));
+        std::vector<recsys::ItemIndex> seen;
+        for (int s = 0; s < a.seen; ++s) seen.push_back(static_cast<recsys::ItemIndex>(rng.UniformInt(a.items)));
+        // Make the filter bite: also exclude this query's unfiltered top results.
+        for (int j = 0; j < std::min(a.k, a.seen) / 2; ++j) seen[static_cast<size_t>(j)] = ids(q, j);
+        seen_lists.emplace_back(seen.begin(), seen.end());
+        filters.push_back(std::make_unique<recsys::SeenItemsFilter>(seen));
+        fptr.push_back(filters.back().get());
+      }
+      IdMatrix fids(b, a.k);
+      const double fours = MeasureQps(b, a.min_seconds, [&] {
+        auto st = exact.Search(queries, a.k, fptr, fids, scores);
+        if (!st.ok()) throw std::runtime_error(std::string(st.message()));
+      });
+      // FAISS: IndexFlatIP + IDSelectorNot(IDSelectorBatch(seen)), one call per query.
+      const int64_t fq = std::min<int64_t>(b, a.filtered_faiss_queries);
+      IdMatrix ffids(fq, a.k);
+      const double ftheirs = MeasureQps(fq, a.min_seconds, [&] {
+        std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(a.k));
+        std::vector<float> dist(static_cast<size_t>(a.k));
+        for (int64_t q = 0; q < fq; ++q) {
+          faiss::IDSelectorBatch batch_sel(seen_lists[static_cast<size_t>(q)].size(),
+                                           seen_lists[static_cast<size_t>(q)].data());
+          faiss::IDSelectorNot not_seen(&batch_sel);
+          faiss::SearchParameters params;
+          params.sel = &not_seen;
+          flat.search(1, queries.row(q).data(), a.k, dist.data(), labels.data(), &params);
+          for (int j = 0; j < a.k; ++j) ffids(q, j) = static_cast<int32_t>(labels[static_cast<size_t>(j)]);
+        }
+      });
+      int64_t violations = 0;
+      for (int64_t q = 0; q < b; ++q)
+        for (int j = 0; j < a.k; ++j) violations += fids(q, j) >= 0 && !fptr[static_cast<size_t>(q)]->IsAllowed(fids(q, j));
+      r["filtered_ours_qps"] = fours;
+      r["filtered_faiss_qps"] = ftheirs;
+      r["filtered_faiss_queries_timed"] = fq;
+      r["filtered_speedup"] = fours / ftheirs;
+      r["filtered_recall"] = Recall(IdMatrix(fids.topRows(fq)), ffids);
+      r["filtered_violations"] = violations;
+    }
+    results.push_back(r);
+  }
+  out["results"] = results;
+  if (results.size() == 1) {
+    for (auto& [key, value] : results[0].items()) out[key] = value;
+  }
+
+  if (a.hnsw_items > 0) {
+    const int64_t hn = std::min(a.hnsw_items, a.items);
+    Log("building HNSW32 on " + std::to_string(hn) + " items");
+    recsys::AnnIndexConfig config;
+    config.factory = "HNSW32";
+    config.dim = a.dim;
+    config.hnsw_ef_construction = a.hnsw_ef_construction;
+    auto index = recsys::AnnIndex::Create(config);
+    if (!index.ok()) return recsys::cli::Fail(index.status());
+    const auto t0 = Clock::now();
+    if (auto st = (*index)->Add(items.topRows(hn)); !st.ok()) return recsys::cli::Fail(st);
+    out["hnsw_build_s"] = Seconds(t0, Clock::now());
+    out["hnsw_items"] = hn;
+    const int64_t nq = 256;
+    MatrixF queries = recsys::ClusteredUnitVectors(nq, a.dim, a.clusters, a.noise, a.seed, a.seed + 99);
+    IdMatrix truth(nq, a.k), ids(nq, a.k);
+    MatrixF scores(nq, a.k);
+    recsys::ExactSearcher sub(items.data(), hn, a.dim);
+    if (auto st = sub.Search(queries, a.k, {}, truth, scores); !st.ok()) return recsys::cli::Fail(st);
+    const double exact_qps = MeasureQps(nq, a.min_seconds, [&] { (void)sub.Search(queries, a.k, {}, truth, scores); });
+    int chosen = 0;
+    double recall = 0;
+    for (int ef : {a.k, 2 * a.k, 4 * a.k, 8 * a.k}) {
+      if (auto st = (*index)->Search(queries, a.k, {.ef_search = ef}, {}, ids, scores); !st.ok()) {
+        return recsys::cli::Fail(st);
+      }
+      recall = Recall(ids, truth);
+      chosen = ef;
+      if (recall >= 0.95) break;
+    }
+    out["hnsw_ef_search"] = chosen;
+    out["hnsw_recall"] = recall;
+    out["hnsw_qps"] = MeasureQps(nq, a.min_seconds, [&] {
+      (void)(*index)->Search(queries, a.k, {.ef_search = chosen}, {}, ids, scores);
+    });
+    out["hnsw_exact_qps_same_items"] = exact_qps;
+  }
+  recsys::cli::Emit(g, out);
+  return 0;
+}
+
+}  // namespace
+
+RECSYS_CLI_COMMAND(retrieval, "bench", "Stage-1 retrieval: ours vs FAISS Flat/IDSelector, HNSW, rooflines",
+                   ([](CLI::App* app) -> recsys::cli::RunFn {
+                     auto a = std::make_shared<Args>();
+                     app->add_option("--items", a->items, "catalogue size N (default 1e6)");
+                     app->add_option("--dim", a->dim, "embedding dimension D (default 64)");
+                     app->add_option("--batch", a->batch, "batch sizes, comma-separated (default 1,32,1024)");
+                     app->add_option("--k", a->k, "results per query (default 100)");
+                     app->add_option("--seen", a->seen, "seen items filtered per query (default 200; 0 = skip)");
+                     app->add_option("--threads", a->threads, "threads for ours and FAISS alike (default 1)");
+                     app->add_option("--clusters", a->clusters, "clusters of the synthetic vectors (default 1000)");
+                     app->add_option("--hnsw-items", a->hnsw_items,
+                                     "items in the HNSW32 index (default 100000; 0 = skip)");
+                     app->add_option("--hnsw-ef-construction", a->hnsw_ef_construction, "HNSW efConstruction");
+                     app->add_option("--min-seconds", a->min_seconds, "time per measurement (default 0.5)");
+                     app->add_option("--filtered-faiss-queries", a->filtered_faiss_queries,
+                                     "queries timed for FAISS's filtered search (slow; default 32)");
+                     app->add_option("--seed", a->seed, "random seed");
+                     return [a](const recsys::cli::GlobalFlags& g) -> int {
+                       try {
+                         return Run(*a, g);
+                       } catch (const std::exception& e) {
+                         return recsys::cli::Fail(std::string("bench retrieval: ") + e.what());
+                       }
+                     };
+                   }));
