@@ -44,6 +44,7 @@ struct Args {
   double min_seconds = 0.5;     // time budget per measurement
   int filtered_faiss_queries = 32;
   uint64_t seed = 1;
+  recsys::ExactSearchOptions exact;  // kernel tiling (see exact_search.h)
 };
 
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -147,7 +148,8 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
   MatrixF items = recsys::ClusteredUnitVectors(a.items, a.dim, a.clusters, a.noise, a.seed, a.seed + 1);
   faiss::IndexFlatIP flat(a.dim);
   flat.add(a.items, items.data());
-  recsys::ExactSearcher exact(items.data(), a.items, a.dim);
+  if (auto st = a.exact.Validate(); !st.ok()) return recsys::cli::Fail(st);
+  recsys::ExactSearcher exact(items.data(), a.items, a.dim, a.exact);
 
   nlohmann::json out;
   out["items"] = a.items;
@@ -155,6 +157,8 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
   out["k"] = a.k;
   out["seen"] = a.seen;
   out["threads"] = a.threads;
+  out["item_tile"] = a.exact.item_tile;
+  out["query_block"] = a.exact.query_block;
   out["threads_note"] = "ours (oneTBB) and FAISS (OpenMP) both capped to `threads`";
   Log("measuring sgemm and memory bandwidth");
   const double gflops = SgemmGflops();
@@ -300,6 +304,9 @@ RECSYS_CLI_COMMAND(retrieval, "bench", "Stage-1 retrieval: ours vs FAISS Flat/ID
                      app->add_option("--filtered-faiss-queries", a->filtered_faiss_queries,
                                      "queries timed for FAISS's filtered search (slow; default 32)");
                      app->add_option("--seed", a->seed, "random seed");
+                     app->add_option("--item-tile", a->exact.item_tile, "exact kernel: items per tile");
+                     app->add_option("--query-block", a->exact.query_block, "exact kernel: queries per block");
+                     app->add_option("--item-shard", a->exact.item_shard, "exact kernel: items per shard");
                      return [a](const recsys::cli::GlobalFlags& g) -> int {
                        try {
                          return Run(*a, g);
