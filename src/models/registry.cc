@@ -20,6 +20,7 @@
 #include "recsys/models/itemknn.h"
 #include "recsys/models/model.h"
 #include "recsys/models/mostpop.h"
+#include "recsys/models/sasrec.h"
 
 namespace recsys {
 namespace {
@@ -61,6 +62,7 @@ constexpr ModelEntry Entry(const char* type) {
 const ModelEntry kModels[] = {
     Entry<MostPopModel, MostPopConfig>("mostpop"),
     Entry<ItemKnnModel, ItemKnnConfig>("itemknn"),
+    Entry<SasRecModel, SasRecConfig>("sasrec"),
 };
 // -----------------------------------------------------------------------------
 
