@@ -54,12 +54,15 @@ struct SelfCase {
   bool causal;
   int heads;
   std::vector<uint8_t> valid;  // empty = all valid
+  Eigen::Index tile = 32;      // causal query tile (S = 4: 32 means one tile)
 };
 
 TEST(LayersGradCheck, SelfAttentionMasks) {
   const Eigen::Index batch = 3, seq = 4, d = 6;
   const std::vector<SelfCase> cases = {
       {"causal, no padding", true, 2, {}},
+      {"causal, tiles of 1 row", true, 2, {}, 1},
+      {"causal + padding, tiles of 3 rows", true, 2, {0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, 3},
       {"bidirectional, 3 heads", false, 3, {}},
       // sequence 0 left-padded, sequence 1 right-padded, sequence 2 fully padded
       {"causal + padding + fully padded row", true, 2, {0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}},
@@ -70,7 +73,7 @@ TEST(LayersGradCheck, SelfAttentionMasks) {
     AttnWeights wts(d, 100);
     MatrixD x = RandomMat(batch * seq, d, 90), r = RandomMat(batch * seq, d, 91), out, dx;
     MultiHeadAttention<double>::Cache cache;
-    const AttentionOptions opt{.heads = c.heads, .causal = c.causal};
+    const AttentionOptions opt{.heads = c.heads, .causal = c.causal, .causal_tile = c.tile};
     auto loss = [&] {
       MultiHeadAttention<double>::SelfForward(x, wts.params(), opt, batch, seq, c.valid, &cache, &out);
       return Project(out, r);
@@ -191,7 +194,7 @@ TEST(LayersGradCheck, PreNormBlockWithPaddingAndFixedDropoutMasks) {
     SCOPED_TRACE(act == Activation::kRelu ? "relu" : "gelu");
     BlockWeights wts(d, f, 500);
     MatrixD x = RandomMat(batch * seq, d, 98), r = RandomMat(batch * seq, d, 99), out, dx;
-    BlockOptions opt{.attention = {.heads = 2}, .ffn = {.activation = act, .dropout = 0.2},
+    BlockOptions opt{.attention = {.heads = 2, .causal_tile = 3}, .ffn = {.activation = act, .dropout = 0.2},
                      .dropout = 0.3, .layer_norm_eps = 1e-5};
     TransformerBlock<double>::Cache cache;
     Rng rng(11, 2);

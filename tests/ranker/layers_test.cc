@@ -44,11 +44,12 @@ TEST(Attention, GemmPathMatchesPlainLoopReference) {
   for (int i = 0; i < seq; ++i) valid[2 * seq + i] = 0;      // fully padded sequence
   for (bool causal : {true, false}) {
     for (int heads : {1, 2, 4}) {
+     for (Eigen::Index tile : {1, 3, 32}) {
       MultiHeadAttention<double>::Cache cache;
       cache.q = Random<double>(batch * seq, d, 1);
       cache.k = Random<double>(batch * seq, d, 2);
       cache.v = Random<double>(batch * seq, d, 3);
-      cache.options = {.heads = heads, .causal = causal};
+      cache.options = {.heads = heads, .causal = causal, .causal_tile = tile};
       cache.valid = valid;
       for (Eigen::Index b = 0; b < batch; ++b) cache.segments.push_back({b * seq, seq, b * seq, seq});
       MultiHeadAttention<double>::Attend(&cache, /*self=*/true);
@@ -56,6 +57,7 @@ TEST(Attention, GemmPathMatchesPlainLoopReference) {
           ReferenceSelfAttention<double>(cache.q, cache.k, cache.v, heads, batch, seq, causal, valid);
       EXPECT_TRUE(cache.ctx.isApprox(ref, 1e-12)) << "causal " << causal << " heads " << heads;
       EXPECT_TRUE(cache.ctx.middleRows(2 * seq, seq).isZero());
+     }
     }
   }
 }

@@ -51,6 +51,10 @@ struct AttentionOptions {
   int heads = 1;
   // Self-attention only: query i sees keys j ≤ i.
   bool causal = true;
+  // Causal self-attention computes logits in query tiles of this many rows,
+  // each against only the keys it can see ([0, tile end)): about half the
+  // S × S work at S = 200. ≥ 1; tests use tiny tiles to exercise the tiling.
+  Eigen::Index causal_tile = 32;
 };
 
 template <typename T>
@@ -71,6 +75,7 @@ struct MultiHeadAttention {
   struct Cache {
     AttentionOptions options;
     std::vector<Segment> segments;
+    bool is_self = true;                // SelfForward (true) or CrossForward (false)
     std::vector<uint8_t> valid;         // self-attention mask copy (empty = all valid)
     Mat<T> q, k, v;                     // projected, n_q × D, n_k × D, n_k × D
     Mat<T> ctx;                         // n_q × D
@@ -87,6 +92,7 @@ struct MultiHeadAttention {
     RECSYS_CHECK(x.rows() == batch * seq_len) << "x has " << x.rows() << " rows, B·S = " << batch * seq_len;
     RECSYS_CHECK(valid.empty() || static_cast<Eigen::Index>(valid.size()) == x.rows());
     cache->options = options;
+    cache->is_self = true;
     cache->valid.assign(valid.begin(), valid.end());
     cache->segments.resize(static_cast<size_t>(batch));
     for (Eigen::Index b = 0; b < batch; ++b) {
@@ -126,6 +132,7 @@ struct MultiHeadAttention {
         << "queries have " << queries.rows() << " rows, B·Q = " << batch * queries_per_user;
     cache->options = options;
     cache->options.causal = false;
+    cache->is_self = false;
     cache->valid.clear();
     cache->segments.resize(static_cast<size_t>(batch));
     for (Eigen::Index b = 0; b < batch; ++b) {
@@ -156,6 +163,13 @@ struct MultiHeadAttention {
   }
 
   // ---- the attention core on projected q, k, v ----------------------------
+  // Query tiles of a segment: rows [i0, i1) see keys [0, kv) with kv = i1
+  // (causal self-attention) or kv = k_len. P is stored n_q × n_k per segment
+  // and head; entries outside a tile's key range are zero.
+  static Eigen::Index TileRows(const Cache& c, bool causal, const Segment& seg) {
+    return causal ? std::max<Eigen::Index>(1, c.options.causal_tile) : std::max<Eigen::Index>(1, seg.q_len);
+  }
+
   // Fills cache->probs and cache->ctx from cache->q/k/v and cache->segments.
   static void Attend(Cache* cache, bool self) {
     const int heads = cache->options.heads;
@@ -171,14 +185,15 @@ struct MultiHeadAttention {
     }
     cache->probs.resize(static_cast<size_t>(total));
     EnsureShape(&cache->ctx, cache->q.rows(), d);
+    cache->is_self = self;
     const bool causal = self && cache->options.causal;
     const uint8_t* valid = cache->valid.empty() ? nullptr : cache->valid.data();
     for (size_t s = 0; s < cache->segments.size(); ++s) {
       const Segment& seg = cache->segments[s];
+      const Eigen::Index tile = TileRows(*cache, causal, seg);
       for (int h = 0; h < heads; ++h) {
-        auto ctx_h = cache->ctx.block(seg.q_begin, h * dh, seg.q_len, dh);
         if (seg.k_len == 0) {
-          ctx_h.setZero();
+          cache->ctx.block(seg.q_begin, h * dh, seg.q_len, dh).setZero();
           continue;
         }
         const auto q_h = cache->q.block(seg.q_begin, h * dh, seg.q_len, dh);
@@ -186,19 +201,27 @@ struct MultiHeadAttention {
         const auto v_h = cache->v.block(seg.k_begin, h * dh, seg.k_len, dh);
         Eigen::Map<Mat<T>> prob(cache->probs.data() + cache->prob_offset[s] + h * seg.q_len * seg.k_len,
                                 seg.q_len, seg.k_len);
-        prob.noalias() = q_h * k_h.transpose();  // logits = q_h·k_hᵀ
-        for (Eigen::Index i = 0; i < seg.q_len; ++i) {
-          T* row = prob.row(i).data();
-          const bool query_ok = valid == nullptr || valid[seg.q_begin + i];
-          const Eigen::Index visible = !query_ok ? 0 : causal ? std::min(i + 1, seg.k_len) : seg.k_len;
-          for (Eigen::Index j = 0; j < visible; ++j) {
-            const bool key_ok = valid == nullptr || valid[seg.k_begin + j];
-            row[j] = key_ok ? row[j] * scale : -std::numeric_limits<T>::infinity();
+        for (Eigen::Index i0 = 0; i0 < seg.q_len; i0 += tile) {
+          const Eigen::Index rows = std::min(tile, seg.q_len - i0);
+          const Eigen::Index kv = causal ? std::min(i0 + rows, seg.k_len) : seg.k_len;
+          auto p_tile = prob.block(i0, 0, rows, kv);
+          p_tile.noalias() = q_h.middleRows(i0, rows) * k_h.topRows(kv).transpose();  // logits = q_h·k_hᵀ
+          if (kv < seg.k_len) prob.block(i0, kv, rows, seg.k_len - kv).setZero();
+          for (Eigen::Index r = 0; r < rows; ++r) {
+            const Eigen::Index i = i0 + r;
+            T* row = prob.row(i).data();
+            const bool query_ok = valid == nullptr || valid[seg.q_begin + i];
+            const Eigen::Index visible = !query_ok ? 0 : causal ? std::min(i + 1, kv) : kv;
+            for (Eigen::Index j = 0; j < visible; ++j) {
+              const bool key_ok = valid == nullptr || valid[seg.k_begin + j];
+              row[j] = key_ok ? row[j] * scale : -std::numeric_limits<T>::infinity();
+            }
+            Softmax<T>::RowInPlace(row, visible);  // P = softmax(scale·logits + mask)
+            for (Eigen::Index j = visible; j < kv; ++j) row[j] = T(0);
           }
-          for (Eigen::Index j = visible; j < seg.k_len; ++j) row[j] = -std::numeric_limits<T>::infinity();
-          Softmax<T>::RowInPlace(row, seg.k_len);  // P = softmax(scale·logits + mask)
+          // ctx_h = P·v_h
+          cache->ctx.block(seg.q_begin + i0, h * dh, rows, dh).noalias() = p_tile * v_h.topRows(kv);
         }
-        ctx_h.noalias() = prob * v_h;  // ctx_h = P·v_h
       }
     }
   }
@@ -208,6 +231,7 @@ struct MultiHeadAttention {
     const int heads = cache->options.heads;
     const Eigen::Index d = cache->q.cols(), dh = d / heads;
     const T scale = T(1) / std::sqrt(T(dh));
+    const bool causal = cache->is_self && cache->options.causal;  // as in Attend
     EnsureShape(&cache->dq, cache->q.rows(), d);
     EnsureShape(&cache->dk, cache->k.rows(), d);
     EnsureShape(&cache->dv, cache->v.rows(), d);
@@ -217,26 +241,34 @@ struct MultiHeadAttention {
     for (size_t s = 0; s < cache->segments.size(); ++s) {
       const Segment& seg = cache->segments[s];
       if (seg.k_len == 0) continue;  // ctx_h = 0: no gradient anywhere
+      const Eigen::Index tile = TileRows(*cache, causal, seg);
       for (int h = 0; h < heads; ++h) {
         const auto q_h = cache->q.block(seg.q_begin, h * dh, seg.q_len, dh);
         const auto k_h = cache->k.block(seg.k_begin, h * dh, seg.k_len, dh);
         const auto v_h = cache->v.block(seg.k_begin, h * dh, seg.k_len, dh);
-        const auto dctx_h = cache->dctx.block(seg.q_begin, h * dh, seg.q_len, dh);
+        auto dq_h = cache->dq.block(seg.q_begin, h * dh, seg.q_len, dh);
+        auto dk_h = cache->dk.block(seg.k_begin, h * dh, seg.k_len, dh);
+        auto dv_h = cache->dv.block(seg.k_begin, h * dh, seg.k_len, dh);
         Eigen::Map<const Mat<T>> prob(
             cache->probs.data() + cache->prob_offset[s] + h * seg.q_len * seg.k_len, seg.q_len, seg.k_len);
-        // ctx_h = P·v_h  ⇒  dP = dctx_h·v_hᵀ,  dv_h = Pᵀ·dctx_h
-        EnsureShape(&cache->dp, seg.q_len, seg.k_len);
-        cache->dp.noalias() = dctx_h * v_h.transpose();
-        cache->dv.block(seg.k_begin, h * dh, seg.k_len, dh).noalias() += prob.transpose() * dctx_h;
-        // P = softmax(z)  ⇒  dz = P ⊙ (dP − rowsum(P ⊙ dP)); masked entries have P = 0.
-        for (Eigen::Index i = 0; i < seg.q_len; ++i) {
-          const T dot = prob.row(i).dot(cache->dp.row(i));
-          cache->dp.row(i) = prob.row(i).cwiseProduct((cache->dp.row(i).array() - dot).matrix());
+        for (Eigen::Index i0 = 0; i0 < seg.q_len; i0 += tile) {
+          const Eigen::Index rows = std::min(tile, seg.q_len - i0);
+          const Eigen::Index kv = causal ? std::min(i0 + rows, seg.k_len) : seg.k_len;
+          const auto p_tile = prob.block(i0, 0, rows, kv);
+          const auto dctx_t = cache->dctx.block(seg.q_begin + i0, h * dh, rows, dh);
+          // ctx_h = P·v_h  ⇒  dP = dctx_h·v_hᵀ,  dv_h += Pᵀ·dctx_h
+          EnsureShape(&cache->dp, rows, kv);
+          cache->dp.noalias() = dctx_t * v_h.topRows(kv).transpose();
+          dv_h.topRows(kv).noalias() += p_tile.transpose() * dctx_t;
+          // P = softmax(z)  ⇒  dz = P ⊙ (dP − rowsum(P ⊙ dP)); masked entries have P = 0.
+          for (Eigen::Index r = 0; r < rows; ++r) {
+            const T dot = p_tile.row(r).dot(cache->dp.row(r));
+            cache->dp.row(r) = p_tile.row(r).cwiseProduct((cache->dp.row(r).array() - dot).matrix());
+          }
+          // z = scale·q_h·k_hᵀ  ⇒  dq_h = scale·dz·k_h,  dk_h = scale·dzᵀ·q_h
+          dq_h.middleRows(i0, rows).noalias() += scale * cache->dp * k_h.topRows(kv);
+          dk_h.topRows(kv).noalias() += scale * cache->dp.transpose() * q_h.middleRows(i0, rows);
         }
-        // z = scale·q_h·k_hᵀ  ⇒  dq_h = scale·dz·k_h,  dk_h = scale·dzᵀ·q_h
-        cache->dq.block(seg.q_begin, h * dh, seg.q_len, dh).noalias() += scale * cache->dp * k_h;
-        cache->dk.block(seg.k_begin, h * dh, seg.k_len, dh).noalias() +=
-            scale * cache->dp.transpose() * q_h;
       }
     }
   }
