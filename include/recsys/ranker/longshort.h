@@ -319,6 +319,9 @@ struct LongShortNet {
     Mat states, u_s, v, interests;           // (B·S)×D, B×D, (B·K)×D, (B·M)×D
     Mat logits, dlogits, dstates, drows, du, dinterests, dv, log_q;
     Mat cand;                                // C × D scratch
+    Mat packed, dpacked;                     // target rows of states (full softmax L_short)
+    std::vector<Eigen::Index> rows;
+    std::vector<int32_t> row_targets;
     std::vector<typename Scorer::Cache> scorer;
     Vec scores, dscores;
     std::vector<int32_t> positive_col;
@@ -380,13 +383,25 @@ struct LongShortNet {
     // ---- L_short: next item at every window position ----------------------
     if (cfg.short_weight > 0) {
       if (!cfg.short_loss.sampled()) {
-        ws->logits.noalias() = ws->states * items.transpose();  // logits = states·Eᵀ
+        // Only rows with a target take part (padding would waste an N-wide GEMM row).
+        ws->rows.clear();
+        ws->row_targets.clear();
+        for (size_t r = 0; r < batch.short_targets.size(); ++r) {
+          if (batch.short_targets[r] < 0) continue;
+          ws->rows.push_back(static_cast<Eigen::Index>(r));
+          ws->row_targets.push_back(batch.short_targets[r]);
+        }
+        const Eigen::Index nr = static_cast<Eigen::Index>(ws->rows.size());
+        layers::EnsureShape(&ws->packed, nr, d);
+        for (Eigen::Index r = 0; r < nr; ++r) ws->packed.row(r) = ws->states.row(ws->rows[r]);
+        ws->logits.noalias() = ws->packed * items.transpose();  // logits = states·Eᵀ (target rows)
         Mat* grad = backward ? &ws->dlogits : nullptr;
-        parts.short_sum = SoftmaxCrossEntropyT(ws->logits, batch.short_targets, grad);
+        parts.short_sum = SoftmaxCrossEntropyT(ws->logits, ws->row_targets, grad);
         if (backward) {
           ws->dlogits *= ws_short;
-          ws->dstates.noalias() += ws->dlogits * items;                 // dstates = dlogits·E
-          d_items->noalias() += ws->dlogits.transpose() * ws->states;   // dE += dlogitsᵀ·states
+          d_items->noalias() += ws->dlogits.transpose() * ws->packed;  // dE += dlogitsᵀ·states
+          ws->dpacked.noalias() = ws->dlogits * items;                 // dstates = dlogits·E
+          for (Eigen::Index r = 0; r < nr; ++r) ws->dstates.row(ws->rows[r]) += ws->dpacked.row(r);
         }
       } else {
         RECSYS_CHECK(short_cand != nullptr && short_cand->rows == b * batch.seq_len);
