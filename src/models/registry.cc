@@ -18,6 +18,7 @@
 #include "recsys/core/status.h"
 #include "recsys/io/tensor_file.h"
 #include "recsys/models/itemknn.h"
+#include "recsys/models/longshort.h"
 #include "recsys/models/model.h"
 #include "recsys/models/mostpop.h"
 #include "recsys/models/sasrec.h"
@@ -63,6 +64,7 @@ const ModelEntry kModels[] = {
     Entry<MostPopModel, MostPopConfig>("mostpop"),
     Entry<ItemKnnModel, ItemKnnConfig>("itemknn"),
     Entry<SasRecModel, SasRecConfig>("sasrec"),
+    Entry<LongShortModel, LongShortConfig>("longshort"),
 };
 // -----------------------------------------------------------------------------
 
