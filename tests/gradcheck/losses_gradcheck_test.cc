@@ -87,6 +87,17 @@ TEST_P(SampledSoftmaxGradTest, MatchesFiniteDifferences) {
       EXPECT_NEAR(frozen(), SampledSoftmaxLoss(s, pos, &lq, valid, opt), 1e-12);
       const GradCheckResult r = CheckGradients(frozen, {GradTensor("scores", s, grad)});
       EXPECT_LT(r.max_rel_error, 1e-6) << r.Summary();
+      // The library's frozen-weights option gives the same check.
+      std::vector<double> weights;
+      SampledSoftmaxOptions capture = opt;
+      capture.weights_out = &weights;
+      SampledSoftmaxLoss(s, pos, &lq, valid, capture);
+      for (int64_t b = 0; b < rows; ++b) EXPECT_NEAR(weights[static_cast<size_t>(b)], w[static_cast<size_t>(b)], 1e-12);
+      SampledSoftmaxOptions fixed = opt;
+      fixed.frozen_weights = &weights;
+      auto library_frozen = [&] { return SampledSoftmaxLoss(s, pos, &lq, valid, fixed); };
+      const GradCheckResult r2 = CheckGradients(library_frozen, {GradTensor("scores", s, grad)});
+      EXPECT_LT(r2.max_rel_error, 1e-6) << r2.Summary();
     } else {
       const GradCheckResult r = CheckGradients(loss, {GradTensor("scores", s, grad)});
       EXPECT_LT(r.max_rel_error, 1e-6) << r.Summary();

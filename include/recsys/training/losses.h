@@ -74,6 +74,15 @@ struct SampledSoftmaxOptions {
   LogQCorrection correction = LogQCorrection::kNone;
   // kMean: mean over non-ignored rows; kSum: sum over them.
   LossReduction reduction = LossReduction::kMean;
+  // kRefined only: if non-null, receives the B row weights 1 − p̂ (0 for
+  // ignored rows and rows without valid negatives).
+  std::vector<double>* weights_out = nullptr;
+  // kRefined only: if non-null (B entries), these weights replace 1 − p̂. The
+  // refined loss is not the antiderivative of its gradient (the weight is a
+  // stop-gradient); with frozen weights it is, so finite-difference checks of
+  // a model trained with kRefined must capture weights_out once and pass them
+  // here while perturbing.
+  const std::vector<double>* frozen_weights = nullptr;
 };
 
 // gSASRec's calibration exponent β = 1 − t(1 − α), α = k / (num_items − 1).
@@ -179,6 +188,10 @@ T SampledSoftmaxImpl(const Matrix<T>& scores, std::span<const int32_t> positive_
   const T scale =
       options.reduction == LossReduction::kMean ? T(1) / std::max<T>(T(1), T(n)) : T(1);
   if (grad != nullptr) grad->setZero(rows, cols);
+  if (options.weights_out != nullptr) options.weights_out->assign(static_cast<size_t>(rows), 0.0);
+  RECSYS_CHECK(options.frozen_weights == nullptr ||
+               static_cast<int64_t>(options.frozen_weights->size()) == rows)
+      << "frozen_weights has " << options.frozen_weights->size() << " entries, scores have " << rows << " rows";
   std::vector<T> z(static_cast<size_t>(cols));
   std::vector<uint8_t> use(static_cast<size_t>(cols));
   T total = 0;
@@ -207,7 +220,10 @@ T SampledSoftmaxImpl(const Matrix<T>& scores, std::span<const int32_t> positive_
       const T lse = m + std::log(sum);                       // log Σ_j e^{a_j}
       const T raw = lse - s[p];                              // −s_p + log Σ_j e^{a_j}
       const T log_mean = lse - std::log(T(num_neg));         // log mean_j e^{a_j}
-      const T weight = Sigmoid<T>(log_mean - s[p]);          // 1 − p̂ (no gradient)
+      const T weight = options.frozen_weights != nullptr
+                           ? static_cast<T>((*options.frozen_weights)[static_cast<size_t>(b)])
+                           : Sigmoid<T>(log_mean - s[p]);      // 1 − p̂ (no gradient)
+      if (options.weights_out != nullptr) (*options.weights_out)[static_cast<size_t>(b)] = weight;
       total += weight * raw;
       if (g != nullptr) {
         g[p] = -weight * scale;
