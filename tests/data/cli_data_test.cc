@@ -1,0 +1,133 @@
+// The data subcommands of the `recsys` binary (stats, snapshot, bench io):
+// JSON contract, errors, and the reference-data counts. Skipped when the CLI
+// binary has not been built next to the tests.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_util.h"
+
+namespace recsys {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string Binary() { return std::string(RECSYS_BINARY_DIR) + "/recsys"; }
+
+RunResult RunCli(const std::string& args, const std::string& scratch) {
+  const std::string err_path = scratch + "/stderr.txt";
+  const std::string cmd = Binary() + " " + args + " 2>" + err_path;
+  RunResult r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t got;
+  while ((got = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), got);
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(in), {});
+  return r;
+}
+
+#define RECSYS_REQUIRE_CLI()                                                          \
+  if (!std::filesystem::exists(Binary())) GTEST_SKIP() << Binary() << " not built; skipping"
+
+TEST(CliData, StatsJsonOnSmallFile) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_stats");
+  std::ofstream(dir + "/s.txt") << "1 2 3\n4\n\n2 2 5 6\n";
+  RunResult r = RunCli("stats --data " + dir + "/s.txt --format seq --json", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["users"], 3);
+  EXPECT_EQ(j["items"], 6);
+  EXPECT_EQ(j["events"], 8);
+  EXPECT_EQ(j["min_length"], 1);
+  EXPECT_EQ(j["max_length"], 4);
+  EXPECT_DOUBLE_EQ(j["median_length"].get<double>(), 3.0);
+  EXPECT_NEAR(j["mean_length"].get<double>(), 8.0 / 3.0, 1e-12);
+  EXPECT_EQ(j["format"], "seq");
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);  // one JSON object, one line
+}
+
+TEST(CliData, StatsErrorsAreOneLineAndNonZero) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_err");
+  std::ofstream(dir + "/bad.txt") << "1 2\n3 x\n";
+  RunResult r = RunCli("stats --data " + dir + "/bad.txt --format seq --json", dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_THAT(r.err, HasSubstr("bad.txt:2:3: invalid item id 'x'"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+  RunResult missing = RunCli("stats --data " + dir + "/none.txt --json", dir);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("none.txt"));
+  RunResult format = RunCli("stats --data " + dir + "/bad.txt --format xml --json", dir);
+  EXPECT_EQ(format.exit_code, 1);
+  EXPECT_THAT(format.err, HasSubstr("unknown --format 'xml'"));
+}
+
+TEST(CliData, SnapshotThenStatsDetectsSnapshot) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_snap");
+  std::ofstream(dir + "/u.txt") << "user,item,timestamp\n1,10,5\n1,11,3\n2,10,1\n";
+  RunResult w = RunCli("snapshot --data " + dir + "/u.txt --out " + dir + "/u.rsds --json", dir);
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(nlohmann::json::parse(w.out)["events"], 3);
+  RunResult r = RunCli("stats --data " + dir + "/u.rsds --json", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "snapshot");
+  EXPECT_EQ(j["users"], 2);
+  EXPECT_EQ(j["items"], 2);
+  EXPECT_EQ(j["events"], 3);
+  EXPECT_EQ(j["min_timestamp"], 1);
+}
+
+TEST(CliData, BenchIoSmall) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_bench");
+  RunResult r = RunCli("bench io --events 20000 --repeat 1 --dir " + dir + " --json", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["seq_parse_mb_per_s"].get<double>(), 0.0);
+  EXPECT_GT(j["snapshot_load_seconds"].get<double>(), 0.0);
+  EXPECT_NEAR(j["events"].get<double>(), 20000, 4000);
+}
+
+TEST(CliData, ReferenceDataStats) {
+  RECSYS_REQUIRE_CLI();
+  RECSYS_REQUIRE_DATA(data);
+  const std::string dir = testing::TempDir("cli_ref");
+  RunResult ml = RunCli("stats --data " + data + "/ml1m/train/input.txt --format seq --json", dir);
+  ASSERT_EQ(ml.exit_code, 0) << ml.err;
+  EXPECT_EQ(nlohmann::json::parse(ml.out)["users"], 6040);
+  RunResult beauty = RunCli("stats --data " + data + "/amazon/beauty.txt --format seq-user --json", dir);
+  ASSERT_EQ(beauty.exit_code, 0) << beauty.err;
+  const auto j = nlohmann::json::parse(beauty.out);
+  EXPECT_EQ(j["users"], 22363);
+  EXPECT_EQ(j["items"], 12101);
+  EXPECT_EQ(j["events"], 198502);
+  EXPECT_EQ(j["format"], "seq-user");
+  RunResult autodetect = RunCli("stats --data " + data + "/amazon/beauty.txt --json", dir);
+  ASSERT_EQ(autodetect.exit_code, 0) << autodetect.err;
+  EXPECT_EQ(nlohmann::json::parse(autodetect.out)["format"], "seq-user");
+}
+
+}  // namespace
+}  // namespace recsys
