@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "gtest/gtest.h"
+#include "recsys/data/readers.h"
+#include "recsys/models/mostpop.h"
+#include "test_util.h"
 
 namespace recsys {
 namespace {
@@ -170,6 +173,23 @@ TEST(EvaluatorTest, RemapEvalSetDropsAndCountsUnknowns) {
   EXPECT_EQ(out.target(1)[0], 1);
   EXPECT_EQ(out.unknown_input_items, 1);
   EXPECT_EQ(out.unknown_targets, 1);
+}
+
+// Reference values from an independent numpy computation (popularity order,
+// ties by first appearance, seen items removed) on the 512 validation users.
+TEST(EvaluatorTest, MostPopOnMl1mValidationMatchesIndependentComputation) {
+  RECSYS_REQUIRE_DATA(dir);
+  auto train = LoadDataset(dir + "/ml1m/train/input.txt", InputFormat::kSeq);
+  ASSERT_TRUE(train.ok()) << train.status();
+  auto model = MostPopModel::Train({}, *train);
+  ASSERT_TRUE(model.ok());
+  auto cases = ReadEvalSet(dir + "/ml1m/val/input.txt", dir + "/ml1m/val/output.txt", train->item_vocab());
+  ASSERT_TRUE(cases.ok()) << cases.status();
+  auto r = Evaluate(**model, *cases);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->users(), 512);
+  EXPECT_NEAR(r->metrics.at(10).hr, 17.0 / 512.0, 1e-12);
+  EXPECT_NEAR(r->metrics.at(10).ndcg, 0.017853390095911574, 1e-9);
 }
 
 TEST(EvaluatorTest, ParseCutoffs) {
