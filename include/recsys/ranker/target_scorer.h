@@ -24,6 +24,7 @@
 // Thread safety: stateless; one cache per caller.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "recsys/ranker/layers/activations.h"
