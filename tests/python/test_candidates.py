@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+import recsys
+
+
+def _vectors(n, d, seed):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(16, d))
+    return (centers[rng.integers(0, 16, n)] + 0.3 * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def test_flat_matches_numpy_and_roundtrips(tmp_path):
+    items, queries = _vectors(2000, 32, 1), _vectors(20, 32, 2)
+    index = recsys.AnnIndex("Flat", dim=32)
+    index.add(items)
+    assert len(index) == 2000 and index.is_exact
+    ids, scores = index.search(queries, k=10)
+    assert ids.shape == (20, 10) and ids.dtype == np.int32 and scores.dtype == np.float32
+    expect = np.argsort(-(queries @ items.T), axis=1)[:, :10]
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expect)]) > 0.99
+    np.testing.assert_allclose(scores[:, 0], np.max(queries @ items.T, axis=1), rtol=1e-4)
+    index.save(tmp_path / "flat.idx")
+    again = recsys.AnnIndex.load(tmp_path / "flat.idx")
+    assert np.array_equal(again.search(queries, k=10)[0], ids)
+
+
+def test_hnsw_recall():
+    items, queries = _vectors(3000, 16, 3), _vectors(50, 16, 4)
+    index = recsys.AnnIndex("HNSW32", dim=16)
+    index.add(items)
+    ids, _ = index.search(queries, k=10, ef_search=128)
+    expect = np.argsort(-(queries @ items.T), axis=1)[:, :10]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expect)])
+    assert recall > 0.8
+
+
+def test_input_checks():
+    index = recsys.AnnIndex("Flat", dim=8)
+    with pytest.raises(TypeError, match="items"):
+        index.add(np.zeros((4, 8), dtype=np.float64))
+    with pytest.raises(ValueError, match="items"):
+        index.add(np.zeros((8, 4), dtype=np.float32).T)  # not C-contiguous
+    with pytest.raises(ValueError, match="items"):
+        index.add(np.zeros(8, dtype=np.float32))
+    with pytest.raises(ValueError, match="columns"):
+        index.add(np.zeros((4, 7), dtype=np.float32))
+    with pytest.raises(ValueError):
+        recsys.AnnIndex("NoSuchFactory", dim=8)
+    with pytest.raises(FileNotFoundError):
+        recsys.AnnIndex.load("/nonexistent/index.bin")
