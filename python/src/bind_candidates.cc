@@ -80,8 +80,8 @@ void BindCandidates(py::module_& m) {
             }
             if (k < 1) throw py::value_error("k: must be >= 1, got " + std::to_string(k));
             const py::ssize_t n = q.shape(0);
-            py::array_t<int32_t> ids({n, static_cast<py::ssize_t>(k)});
-            py::array_t<float> scores({n, static_cast<py::ssize_t>(k)});
+            auto ids = NewArray<int32_t>({n, static_cast<py::ssize_t>(k)});
+            auto scores = NewArray<float>({n, static_cast<py::ssize_t>(k)});
             AnnSearchParams p;
             p.ef_search = ef_search;
             p.nprobe = nprobe;

@@ -248,7 +248,7 @@ void BindData(py::module_& m) {
           "lookup",
           [](const PyVocab& v, const py::handle& ids) {
             auto a = CheckIntArray(ids, "ids");
-            py::array_t<int32_t> out(a.size());
+            auto out = NewArray<int32_t>({a.size()});
             auto* o = out.mutable_data();
             for (py::ssize_t i = 0; i < a.size(); ++i) o[i] = v.v->Find(a.data()[i]);
             return out;

@@ -102,7 +102,7 @@ void ScoreInto(const SequentialModel& model, const MappedHistories& h, float* ou
 
 py::array_t<float> ScoreAll(const ModelPtr& model, const py::handle& offsets, const py::handle& items, int threads) {
   MappedHistories h = MapHistories(offsets, items, model->item_vocab());
-  py::array_t<float> out({static_cast<py::ssize_t>(h.views.size()), static_cast<py::ssize_t>(model->num_items())});
+  auto out = NewArray<float>({static_cast<py::ssize_t>(h.views.size()), static_cast<py::ssize_t>(model->num_items())});
   ScoreInto(*model, h, out.mutable_data(), threads);
   return out;
 }
@@ -123,8 +123,8 @@ py::tuple Recommend(const ModelPtr& model, const py::handle& offsets, const py::
   const int64_t n = static_cast<int64_t>(h.views.size());
   const int64_t num_items = model->num_items();
   const int kk = static_cast<int>(std::min<int64_t>(k, std::max<int64_t>(num_items, 1)));
-  py::array_t<int64_t> out_ids({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(kk)});
-  py::array_t<float> out_scores({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(kk)});
+  auto out_ids = NewArray<int64_t>({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(kk)});
+  auto out_scores = NewArray<float>({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(kk)});
   int64_t* ids_ptr = out_ids.mutable_data();
   float* scores_ptr = out_scores.mutable_data();
   absl::Status status;
@@ -169,13 +169,13 @@ py::array_t<float> ScoreCandidates(const ModelPtr& model, const py::handle& hist
                                    int threads) {
   auto hist = CheckIntArray(history, "history");
   auto cand = CheckIntArray(candidates, "candidates");
-  py::array_t<int64_t> offsets(2);
+  auto offsets = NewArray<int64_t>({2});
   offsets.mutable_data()[0] = 0;
   offsets.mutable_data()[1] = hist.size();
   MappedHistories h = MapHistories(offsets, hist, model->item_vocab());
   std::vector<float> row(static_cast<size_t>(model->num_items()));
   ScoreInto(*model, h, row.data(), threads);
-  py::array_t<float> out(cand.size());
+  auto out = NewArray<float>({cand.size()});
   float* o = out.mutable_data();
   for (py::ssize_t i = 0; i < cand.size(); ++i) {
     const int32_t d = model->item_vocab().Find(cand.data()[i]);

@@ -86,7 +86,7 @@ py::array_t<int64_t, py::array::c_style> CheckIntArray(const py::handle& obj, co
   if (a.ndim() != 1) {
     throw py::value_error(std::string(arg) + ": expected a 1-D array, got ndim=" + std::to_string(a.ndim()));
   }
-  if (kind == 'u' && a.dtype().itemsize() == 8 && a.size() > 0) {
+  if (kind == 'u' && DtypeSize(a) == 8 && a.size() > 0) {
     auto u = py::array_t<uint64_t, py::array::forcecast>::ensure(a);
     auto r = u.unchecked<1>();
     for (py::ssize_t i = 0; i < r.shape(0); ++i) {
@@ -107,7 +107,7 @@ py::array_t<float, py::array::c_style> CheckFloatArray(const py::handle& obj, co
     throw py::type_error(std::string(arg) + ": expected a float array, got " + std::string(py::str(obj.get_type())));
   }
   const char kind = a.dtype().kind();
-  if (strict ? !(kind == 'f' && a.dtype().itemsize() == 4) : !(kind == 'f' || kind == 'i' || kind == 'u')) {
+  if (strict ? !(kind == 'f' && DtypeSize(a) == 4) : !(kind == 'f' || kind == 'i' || kind == 'u')) {
     throw py::type_error(std::string(arg) + ": expected dtype float32, got " + std::string(py::str(a.dtype())));
   }
   if (a.ndim() != ndim) {

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,6 +49,25 @@ template <typename T>
 T ValueOrThrow(absl::StatusOr<T> v) {
   ThrowIfError(v.status());
   return std::move(v).value();
+}
+
+// Item size of an array's dtype. Read through Python: pybind11 2.10's
+// dtype::itemsize() reads the numpy 1.x descriptor layout (wrong on numpy 2).
+inline py::ssize_t DtypeSize(const py::array& a) { return a.dtype().attr("itemsize").cast<py::ssize_t>(); }
+
+// A new C-contiguous array of `shape` with strides computed from sizeof(T).
+// pybind11 2.10 derives default strides from the numpy 1.x descriptor layout,
+// which gives wrong (zero) strides under numpy 2, so every array the bindings
+// allocate goes through here.
+template <typename T>
+py::array_t<T> NewArray(std::vector<py::ssize_t> shape) {
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t step = static_cast<py::ssize_t>(sizeof(T));
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = step;
+    step *= shape[i];
+  }
+  return py::array_t<T>(std::move(shape), std::move(strides));
 }
 
 // Registers the translator (module.cc calls it once).

@@ -112,10 +112,13 @@ def test_temporal_split():
     items = np.array([1, 2, 3, 4, 5, 1, 2, 3, 4, 5])
     ts = np.array([0, 10, 20, 100, 110, 5, 15, 25, 95, 200])
     ds = recsys.Dataset.from_arrays(users, items, ts)
-    train, test, stats = ds.temporal_split(test_start=100, gap=10, test_window=50)
+    train, test, stats = ds.temporal_split(test_start=100, gap=10, test_window=50, drop_cold_targets=False)
     assert train.num_events == 6
     assert stats["gap_events"] == 1 and stats["after_window_events"] == 1
     assert len(test) == 1 and sorted(test.vocab.ids[test.targets].tolist()) == [4, 5]
+    # Items 4 and 5 have no train event: dropped as cold targets by default.
+    _, test2, stats2 = ds.temporal_split(test_start=100, gap=10, test_window=50)
+    assert len(test2) == 0 and stats2["cold_targets"] == 2
 
 
 def test_synthetic_truth_and_determinism():

@@ -96,8 +96,9 @@ def test_progress_callback_can_stop(split):
     model = recsys.Model.fit("sasrec", train, {"dim": 8, "num_blocks": 1, "num_heads": 1, "max_len": 10,
                                                 "epochs": 50, "batch_size": 32, "log_every_steps": 1},
                              valid=valid, threads=1, progress=stop)
-    assert len(calls) == 1
-    assert calls[0]["epoch"] <= 1 and "loss" in calls[0]
+    # Stopped right after the first report (the trainer may add one final report).
+    assert 1 <= len(calls) <= 2
+    assert calls[-1]["step"] <= 2 and "loss" in calls[0]
     assert model.history == calls
 
 
