@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything needed, builds, and runs ALL tests: the C++ suites
-# (ctest, Release), the unit tests again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and the Python suite (pytest).
-#   scripts/test.sh            # everything
-#   RECSYS_SKIP_SANITIZERS=1 scripts/test.sh   # skip the ASan/UBSan pass
+# (ctest, Release) and the Python suite (pytest). With RECSYS_SANITIZE=1 the
+# unit tests are built and run again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (build-asan/).
+#   scripts/test.sh
+#   RECSYS_SANITIZE=1 scripts/test.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -19,11 +20,12 @@ log "build took $(( $(date +%s) - start )) s"
 log "C++ tests (ctest)"
 (cd build && ctest --output-on-failure -j "$JOBS" --timeout 900)
 
-if [[ "${RECSYS_SKIP_SANITIZERS:-0}" != 1 ]]; then
+if [[ "${RECSYS_SANITIZE:-0}" == 1 ]]; then
   log "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   mkdir -p build-asan
   configure build-asan -DRECSYS_SANITIZE_ADDRESS=ON -DRECSYS_SANITIZE_UNDEFINED=ON \
-    -DRECSYS_BUILD_BENCHMARKS=OFF -DRECSYS_BUILD_EXAMPLES=OFF -DRECSYS_BUILD_PYTHON=OFF
+    -DRECSYS_BUILD_BENCHMARKS=OFF -DRECSYS_BUILD_EXAMPLES=OFF -DRECSYS_BUILD_PYTHON=OFF \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG -DRECSYS_DEBUG_CHECKS"  # quicker to build; hot-loop checks on
   cmake --build build-asan -j "$JOBS"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --output-on-failure -j "$JOBS" -L unit -LE "install|slow" --timeout 900)
