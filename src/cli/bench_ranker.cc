@@ -1,0 +1,224 @@
+// `recsys bench ranker`: serving latency of the multi-interest ranker and of
+// the whole Recommender (ANN + rank), each next to its FLOP bound at the
+// machine's sgemm rate measured in the same run.
+//
+//   recsys bench ranker --items 100000 --history 2000 --candidates 1000 --dim 64 \
+//       --interests 4 --short 50 --json
+//   → {"rank_p50_ms":…, "rank_p99_ms":…, "e2e_p50_ms":…, "e2e_p99_ms":…,
+//      "batch_requests_per_s":…, "flop_bound_ms":…, "e2e_flop_bound_ms":…, "sgemm_gflops":…, …}
+//
+// The model is randomly initialised (latency does not depend on training);
+// item embeddings are then i.i.d., a hard case for HNSW recall, so recall is
+// not reported here (see `recsys bench retrieval`).
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "cli_common.h"
+#include "recsys/core/parallel.h"
+#include "recsys/core/rng.h"
+#include "recsys/models/longshort.h"
+#include "recsys/recommender.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct RankerArgs {
+  int items = 1000000;
+  int history = 2000;
+  int candidates = 1000;
+  int dim = 64;
+  int interests = 4;
+  int short_window = 50;
+  int requests = 300;
+  int batch_threads = 2;
+  std::string index = "HNSW32";
+  int ef_search = 64;
+  uint64_t seed = 1;
+};
+
+double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  return v[i];
+}
+
+// Single-thread GFLOP/s of Eigen's sgemm (best of 5, 384³).
+double MeasureSgemm() {
+  const int64_t n = 384;
+  recsys::MatrixF a = recsys::MatrixF::Random(n, n), b = recsys::MatrixF::Random(n, n), c(n, n);
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = Clock::now();
+    c.noalias() = a * b;
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, 2.0 * n * n * n / s / 1e9);
+  }
+  return best;
+}
+
+// FLOPs of one user's ranking: short encoder (per block: Q/K/V/O projections
+// 8·S·D², attention 4·S²·D, FFN 4·S·D·F), long encoder (interest queries and
+// projections 6·K·D², attention over L events 4·K·L·D; item-side keys/values
+// are precomputed), target-aware scorer 2·C·(K+1)·D.
+double RankFlops(const recsys::LongShortConfig& c, int history, int candidates) {
+  const double d = c.dim, s = std::min(history, c.max_len), f = c.ffn_dim > 0 ? c.ffn_dim : c.dim;
+  const double l = std::min(history, c.max_history), k = c.num_interests;
+  const double short_enc = c.num_blocks * (8 * s * d * d + 4 * s * s * d + 4 * s * d * f);
+  const double long_enc = 6 * k * d * d + 4 * k * l * d;
+  return short_enc + long_enc + 2.0 * candidates * (k + 1) * d;
+}
+
+int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
+  using recsys::cli::Fail;
+  using recsys::cli::Log;
+  recsys::LimitThirdPartyThreads();
+  recsys::SingleThreadedOpenMP();
+  Log("bench ranker: measuring sgemm");
+  const double sgemm = MeasureSgemm();
+
+  recsys::LongShortConfig config;
+  config.dim = a.dim;
+  config.num_interests = a.interests;
+  config.max_len = a.short_window;
+  config.max_history = a.history;
+  config.dropout = 0.0;
+  config.log_losses = false;
+  std::vector<recsys::ExternalId> ids(static_cast<size_t>(a.items));
+  for (int i = 0; i < a.items; ++i) ids[static_cast<size_t>(i)] = i;
+  Log(absl::StrFormat("bench ranker: random longshort model, %d items × D=%d, K=%d", a.items, a.dim, a.interests));
+  auto model = recsys::LongShortModel::Create(config, recsys::Vocabulary::FromExternals(ids), nullptr, a.seed);
+  if (!model.ok()) return Fail(model.status());
+  std::shared_ptr<const recsys::LongShortModel> shared(std::move(*model));
+
+  Log(absl::StrFormat("bench ranker: building %s index", a.index));
+  const auto t_build = Clock::now();
+  recsys::PipelineBuildOptions build;
+  build.index_factory = a.index;
+  build.default_ef_search = a.ef_search;
+  absl::StatusOr<recsys::Pipeline> pipeline;
+  {
+    recsys::ThreadLimit limit(a.batch_threads);
+    pipeline = recsys::BuildPipeline(shared, build);
+  }
+  if (!pipeline.ok()) return Fail(pipeline.status());
+  const double build_s = Ms(t_build, Clock::now()) / 1e3;
+  pipeline->name = "bench";
+  auto rec = recsys::Recommender::Create({}, *std::move(pipeline));
+  if (!rec.ok()) return Fail(rec.status());
+
+  // Requests: random histories of --history events, random candidate sets.
+  recsys::Rng rng(a.seed, 7);
+  std::vector<std::vector<recsys::ItemIndex>> hist(static_cast<size_t>(a.requests));
+  std::vector<std::vector<recsys::ItemIndex>> cand(static_cast<size_t>(a.requests));
+  std::vector<recsys::RecommendRequest> reqs(static_cast<size_t>(a.requests));
+  for (int r = 0; r < a.requests; ++r) {
+    for (int i = 0; i < a.history; ++i) hist[r].push_back(static_cast<recsys::ItemIndex>(rng.UniformInt(a.items)));
+    for (int i = 0; i < a.candidates; ++i) cand[r].push_back(static_cast<recsys::ItemIndex>(rng.UniformInt(a.items)));
+    reqs[r].history.assign(hist[r].begin(), hist[r].end());  // external id == dense index here
+    reqs[r].options.k = 10;
+    reqs[r].options.ann_candidates = a.candidates;
+    reqs[r].options.item_to_item_candidates = 0;
+    reqs[r].options.popularity_candidates = 0;
+    reqs[r].options.ef_search = a.ef_search;
+  }
+
+  Log("bench ranker: ranking stage, 1 thread");
+  std::vector<double> rank_ms, e2e_ms;
+  for (int r = -5; r < a.requests; ++r) {  // 5 warm-up requests
+    const size_t i = static_cast<size_t>(std::max(r, 0));
+    const auto t0 = Clock::now();
+    auto s = shared->ScoreCandidates(recsys::HistoryView{hist[i], {}}, cand[i]);
+    const auto t1 = Clock::now();
+    if (!s.ok()) return Fail(s.status());
+    if (r >= 0) rank_ms.push_back(Ms(t0, t1));
+  }
+  Log("bench ranker: end to end, 1 thread");
+  for (int r = -5; r < a.requests; ++r) {
+    const size_t i = static_cast<size_t>(std::max(r, 0));
+    const auto t0 = Clock::now();
+    auto out = (*rec)->Recommend(reqs[i]);
+    const auto t1 = Clock::now();
+    if (!out.ok()) return Fail(out.status());
+    if (r >= 0) e2e_ms.push_back(Ms(t0, t1));
+  }
+  Log(absl::StrFormat("bench ranker: RecommendBatch, %d threads", a.batch_threads));
+  double batch_rps = 0.0;
+  {
+    recsys::ThreadLimit limit(a.batch_threads);
+    for (int rep = 0; rep < 2; ++rep) {
+      const auto t0 = Clock::now();
+      auto out = (*rec)->RecommendBatch(reqs);
+      const double s = Ms(t0, Clock::now()) / 1e3;
+      for (const auto& o : out) {
+        if (!o.ok()) return Fail(o.status());
+      }
+      batch_rps = std::max(batch_rps, a.requests / s);
+    }
+  }
+
+  const double flops = RankFlops(config, a.history, a.candidates);
+  const double flop_bound_ms = flops / (sgemm * 1e9) * 1e3;
+  // ANN reference: (K+1) queries × efSearch expansions × 32 neighbours × 2·D
+  // distance flops (HNSW32 visits about that many vectors).
+  const double ann_flops = (a.interests + 1.0) * a.ef_search * 32.0 * 2.0 * a.dim;
+  const double e2e_bound_ms = (flops + ann_flops) / (sgemm * 1e9) * 1e3;
+  nlohmann::json out = {
+      {"items", a.items},
+      {"history", a.history},
+      {"candidates", a.candidates},
+      {"dim", a.dim},
+      {"interests", a.interests},
+      {"short", a.short_window},
+      {"index", a.index},
+      {"ef_search", a.ef_search},
+      {"index_build_s", build_s},
+      {"requests", a.requests},
+      {"sgemm_gflops", sgemm},
+      {"rank_gflop", flops / 1e9},
+      {"rank_p50_ms", Percentile(rank_ms, 0.50)},
+      {"rank_p99_ms", Percentile(rank_ms, 0.99)},
+      {"flop_bound_ms", flop_bound_ms},
+      {"e2e_p50_ms", Percentile(e2e_ms, 0.50)},
+      {"e2e_p99_ms", Percentile(e2e_ms, 0.99)},
+      {"e2e_flop_bound_ms", e2e_bound_ms},
+      {"batch_threads", a.batch_threads},
+      {"batch_requests_per_s", batch_rps},
+      {"batch_flop_bound_requests_per_s", a.batch_threads * 1e3 / e2e_bound_ms},
+      {"target_rank_p99_ms", 1.0},
+      {"target_e2e_p99_ms", 3.0},
+  };
+  if (!g.json) {
+    Log(absl::StrFormat("rank p50 %.3f ms p99 %.3f ms (flop bound %.3f ms); e2e p50 %.3f ms p99 %.3f ms "
+                        "(bound %.3f ms); batch %.0f req/s on %d threads",
+                        out["rank_p50_ms"].get<double>(), out["rank_p99_ms"].get<double>(), flop_bound_ms,
+                        out["e2e_p50_ms"].get<double>(), out["e2e_p99_ms"].get<double>(), e2e_bound_ms, batch_rps,
+                        a.batch_threads));
+  }
+  recsys::cli::Emit(g, out);
+  return 0;
+}
+
+}  // namespace
+
+RECSYS_CLI_COMMAND(ranker, "bench", "Ranker and end-to-end serving latency vs FLOP bound",
+                   [](CLI::App* app) -> recsys::cli::RunFn {
+                     auto a = std::make_shared<RankerArgs>();
+                     app->add_option("--items", a->items, "catalogue size")->check(CLI::Range(2, 1 << 30));
+                     app->add_option("--history", a->history, "history length L")->check(CLI::PositiveNumber);
+                     app->add_option("--candidates", a->candidates, "candidates ranked")->check(CLI::PositiveNumber);
+                     app->add_option("--dim", a->dim, "model dim D")->check(CLI::PositiveNumber);
+                     app->add_option("--interests", a->interests, "K long-term interests")->check(CLI::Range(0, 64));
+                     app->add_option("--short", a->short_window, "short window S")->check(CLI::PositiveNumber);
+                     app->add_option("--requests", a->requests, "timed requests")->check(CLI::PositiveNumber);
+                     app->add_option("--batch-threads", a->batch_threads, "threads of RecommendBatch")
+                         ->check(CLI::PositiveNumber);
+                     app->add_option("--index", a->index, "FAISS factory string");
+                     app->add_option("--ef-search", a->ef_search, "HNSW efSearch")->check(CLI::PositiveNumber);
+                     app->add_option("--seed", a->seed, "seed");
+                     return [a](const recsys::cli::GlobalFlags& g) -> int { return Run(*a, g); };
+                   });
