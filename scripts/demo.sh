@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything needed, builds the `recsys` tool, and runs the demo:
 # synthetic events with planted interests → train (ItemKNN baseline and the
-# neural models) → build the ANN index → recommend → print metrics.
+# neural models) → evaluate → build the ANN index + serving pipeline → recommend.
 #   scripts/demo.sh                  # ~10^5 events, a few minutes
 #   RECSYS_DEMO_EVENTS=1000000 scripts/demo.sh
 set -euo pipefail
@@ -31,8 +31,9 @@ for model in mostpop itemknn sasrec longshort; do
   "$BIN" evaluate --model "$OUT/$model.rsm" --data "$OUT/events.csv" --protocol loo --split test --k 10,20
 done
 
-log "4. recommend for one history"
+log "4. build the serving pipeline: longshort + HNSW index over its item embeddings"
+"$BIN" build-pipeline --model "$OUT/longshort.rsm" --index HNSW32 --out "$OUT/pipeline.rsp"
+log "5. recommend for one history: multi-interest ANN → merger → longshort ranker → top-k with provenance"
 HISTORY="$(sed -n 2,6p "$OUT/events.csv" | cut -d, -f2 | tr '\n' ' ')"
-last_model=$(ls -t "$OUT"/*.rsm | head -1)
-"$BIN" recommend --model "$last_model" --history "$HISTORY" -k 10 --explain
+"$BIN" recommend --model "$OUT/pipeline.rsp" --history "$HISTORY" -k 10 --explain
 log "demo outputs in $OUT"
