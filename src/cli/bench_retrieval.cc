@@ -27,6 +27,7 @@
 namespace {
 
 using recsys::MatrixF;
+using recsys::RecallOfIds;
 using IdMatrix = recsys::Matrix<int32_t>;
 using Clock = std::chrono::steady_clock;
 
@@ -61,18 +62,6 @@ double MeasureQps(int64_t per_call, double min_seconds, Fn&& fn) {
     elapsed = Seconds(start, Clock::now());
   } while (elapsed < min_seconds);
   return static_cast<double>(calls * per_call) / elapsed;
-}
-
-double Recall(const IdMatrix& got, const IdMatrix& truth) {
-  int64_t hit = 0, total = 0;
-  for (int64_t q = 0; q < truth.rows(); ++q) {
-    std::set<int32_t> t;
-    for (int j = 0; j < truth.cols(); ++j)
-      if (truth(q, j) >= 0) t.insert(truth(q, j));
-    total += static_cast<int64_t>(t.size());
-    for (int j = 0; j < got.cols(); ++j) hit += t.count(got(q, j));
-  }
-  return total ? static_cast<double>(hit) / static_cast<double>(total) : 1.0;
 }
 
 double SgemmGflops() {
@@ -182,7 +171,7 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
     r["ours_qps"] = ours;
     r["faiss_flat_qps"] = theirs;
     r["speedup"] = ours / theirs;
-    r["recall"] = Recall(ids, faiss_ids);
+    r["recall"] = RecallOfIds(ids, faiss_ids);
     // Roofline: max(compute at sgemm speed, one streaming read of the items).
     const double flops = 2.0 * static_cast<double>(b) * static_cast<double>(a.items) * a.dim;
     const double bytes = static_cast<double>(a.items) * a.dim * sizeof(float);
@@ -234,7 +223,7 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
       r["filtered_faiss_qps"] = ftheirs;
       r["filtered_faiss_queries_timed"] = fq;
       r["filtered_speedup"] = fours / ftheirs;
-      r["filtered_recall"] = Recall(IdMatrix(fids.topRows(fq)), ffids);
+      r["filtered_recall"] = RecallOfIds(IdMatrix(fids.topRows(fq)), ffids);
       r["filtered_violations"] = violations;
     }
     results.push_back(r);
@@ -270,7 +259,7 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
       if (auto st = (*index)->Search(queries, a.k, {.ef_search = ef}, {}, ids, scores); !st.ok()) {
         return recsys::cli::Fail(st);
       }
-      recall = Recall(ids, truth);
+      recall = RecallOfIds(ids, truth);
       chosen = ef;
       if (recall >= 0.95) break;
     }

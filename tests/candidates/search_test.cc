@@ -52,18 +52,6 @@ void Oracle(const MatrixF& items, const MatrixF& queries, int k, const std::vect
   }
 }
 
-double Recall(const IdMatrix& got, const IdMatrix& truth) {
-  int64_t hit = 0, total = 0;
-  for (int64_t q = 0; q < truth.rows(); ++q) {
-    std::set<int32_t> t;
-    for (int j = 0; j < truth.cols(); ++j)
-      if (truth(q, j) >= 0) t.insert(truth(q, j));
-    total += static_cast<int64_t>(t.size());
-    for (int j = 0; j < got.cols(); ++j) hit += t.count(got(q, j));
-  }
-  return total ? static_cast<double>(hit) / static_cast<double>(total) : 1.0;
-}
-
 // Every row: ids unique, all allowed, -1 padding only at the end.
 void CheckRows(const IdMatrix& ids, const MatrixF& scores, const std::vector<const ItemFilter*>& filters) {
   for (int64_t q = 0; q < ids.rows(); ++q) {
@@ -302,13 +290,13 @@ TEST_F(HnswTest, RecallAt100AtEf200) {
   MatrixF scores(queries_->rows(), k), ts(queries_->rows(), k);
   ASSERT_TRUE(ExactSearchReference(*items_, *queries_, k, {}, truth, ts).ok());
   ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = 200}, {}, ids, scores).ok());
-  const double recall = Recall(ids, truth);
+  const double recall = RecallOfIds(ids, truth);
   EXPECT_GE(recall, 0.95) << "HNSW32 recall@100 at efSearch 200";
   CheckRows(ids, scores, {});
   // A small beam must be measurably worse: efSearch reaches the index.
   IdMatrix low(queries_->rows(), k);
   ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = 100}, {}, low, scores).ok());
-  EXPECT_LE(Recall(low, truth), recall + 0.01);
+  EXPECT_LE(RecallOfIds(low, truth), recall + 0.01);
 }
 
 TEST_F(HnswTest, FilteredResultsPassAndFallBack) {
@@ -319,7 +307,7 @@ TEST_F(HnswTest, FilteredResultsPassAndFallBack) {
   ASSERT_TRUE(index_->Search(*queries_, 50, {.ef_search = 200}, f.per_query, ids, scores).ok());
   CheckRows(ids, scores, f.per_query);
   ASSERT_TRUE(ExactSearchReference(*items_, *queries_, 50, f.per_query, truth, ts).ok());
-  EXPECT_GE(Recall(ids, truth), 0.9);
+  EXPECT_GE(RecallOfIds(ids, truth), 0.9);
   // Allow lists of 200 items exclude more than max_overfetch -> exact search:
   // those rows hold exactly the oracle's items.
   for (int64_t q = 1; q < b; q += 5) {
@@ -431,8 +419,8 @@ TEST(AnnIndex, IvfNprobePerCall) {
   ASSERT_TRUE(ExactSearchReference(items, queries, 20, {}, truth, ts).ok());
   ASSERT_TRUE(index->Search(queries, 20, {.nprobe = 32}, {}, all, s).ok());
   ASSERT_TRUE(index->Search(queries, 20, {.nprobe = 1}, {}, one, s).ok());
-  EXPECT_GE(Recall(all, truth), 0.999);  // every list visited = exact
-  EXPECT_LT(Recall(one, truth), Recall(all, truth));
+  EXPECT_GE(RecallOfIds(all, truth), 0.999);  // every list visited = exact
+  EXPECT_LT(RecallOfIds(one, truth), RecallOfIds(all, truth));
   // Filtered IVF without flat storage falls back to FAISS's selector path.
   Filters f = MakeFilters(50, 4000, 54);
   ASSERT_TRUE(index->Search(queries, 20, {.nprobe = 32}, f.per_query, all, s).ok());
@@ -450,7 +438,7 @@ TEST(AnnIndexGpu, SameResultsAsCpu) {
   MatrixF s(20, 50), ts(20, 50);
   ASSERT_TRUE((*gpu)->Search(queries, 50, {}, {}, ids, s).ok());
   ASSERT_TRUE(ExactSearchReference(items, queries, 50, {}, truth, ts).ok());
-  EXPECT_GE(Recall(ids, truth), 0.99);
+  EXPECT_GE(RecallOfIds(ids, truth), 0.99);
   Filters f = MakeFilters(20, 5000, 64);
   ASSERT_TRUE((*gpu)->Search(queries, 50, {}, f.per_query, ids, s).ok());
   CheckRows(ids, s, f.per_query);

@@ -9,11 +9,15 @@
 //   recsys::MatrixF items = recsys::ClusteredUnitVectors(100000, 64, 1000, 0.5f, 1, 2);
 //   recsys::MatrixF queries = recsys::ClusteredUnitVectors(1000, 64, 1000, 0.5f, 1, 3);
 //
-// Thread safety: pure function; parallel over rows, identical for any thread count.
+// RecallOfIds(got, truth): the recall of an ANN result against the exact
+// oracle's ids (both b × k, padding -1), shared by tests and benchmarks.
+//
+// Thread safety: pure functions; parallel over rows, identical for any thread count.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <set>
 
 #include "recsys/core/eigen.h"
 #include "recsys/core/parallel.h"
@@ -42,6 +46,20 @@ inline MatrixF ClusteredUnitVectors(int64_t n, int d, int clusters, float noise,
     }
   });
   return out;
+}
+
+// Fraction of the oracle's ids (truth, b × k, -1 = padding) that appear in
+// the same row of `got`; 1.0 when the oracle has no ids.
+inline double RecallOfIds(const Matrix<int32_t>& got, const Matrix<int32_t>& truth) {
+  int64_t hit = 0, total = 0;
+  for (int64_t q = 0; q < truth.rows(); ++q) {
+    std::set<int32_t> t;
+    for (int64_t j = 0; j < truth.cols(); ++j)
+      if (truth(q, j) >= 0) t.insert(truth(q, j));
+    total += static_cast<int64_t>(t.size());
+    for (int64_t j = 0; j < got.cols(); ++j) hit += static_cast<int64_t>(t.count(got(q, j)));
+  }
+  return total ? static_cast<double>(hit) / static_cast<double>(total) : 1.0;
 }
 
 }  // namespace recsys
