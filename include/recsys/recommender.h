@@ -128,6 +128,10 @@ struct RecommendOptions {
   int popularity_candidates = 20;
   MergeStrategy ann_merge = MergeStrategy::kUnionQuota;
   int ef_search = 0;  // HNSW beam for this request, ≥ 0 (0 = pipeline default)
+  // Each of the Q interest queries first fetches ceil(factor · ann_candidates
+  // / Q) items, refetching ann_candidates per query only for users left short
+  // (MultiInterestConfig::fetch_factor); 0 = ann_candidates per query always.
+  double ann_fetch_factor = 2.0;
   // Filters: history items (always all of them), external ids to exclude,
   // and an allow list (when set, only these external ids may be returned;
   // unknown ids are ignored).

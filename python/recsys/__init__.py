@@ -9,6 +9,8 @@ is the Pythonic shell around it::
     model = recsys.Model.fit("sasrec", train, {"epochs": 2}, valid=valid)
     print(recsys.evaluate(model, test, ks=(10, 20)))
     ids, scores = model.recommend([1, 2, 3], k=10)
+    rec = recsys.Recommender(recsys.Pipeline.build(model))   # serving facade
+    rec.recommend([1, 2, 3], k=10)["items"]
 
 Errors from the engine map to ValueError (invalid argument), KeyError /
 FileNotFoundError (not found), OSError (I/O, data loss) and RuntimeError.
@@ -18,6 +20,7 @@ from recsys.candidates import AnnIndex
 from recsys.data import Dataset, EvalSet, Vocabulary, loo_split, synthetic, temporal_split
 from recsys.evaluation import case_metrics, evaluate, evaluate_frame, metrics_frame
 from recsys.models import Model, fit, load_model, model_types
+from recsys.serving import Pipeline, Recommender
 
 __all__ = [
     "__version__",
@@ -25,6 +28,8 @@ __all__ = [
     "Dataset",
     "EvalSet",
     "Model",
+    "Pipeline",
+    "Recommender",
     "Vocabulary",
     "case_metrics",
     "evaluate",

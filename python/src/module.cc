@@ -17,6 +17,7 @@ void BindData(py::module_& m);
 void BindModels(py::module_& m);
 void BindEval(py::module_& m);
 void BindCandidates(py::module_& m);
+void BindRecommender(py::module_& m);
 
 namespace {
 
@@ -131,6 +132,7 @@ PYBIND11_MODULE(_core, m) {
   recsys::pyb::BindModels(m);
   recsys::pyb::BindEval(m);
   recsys::pyb::BindCandidates(m);
+  recsys::pyb::BindRecommender(m);
   m.def("_status_error", [](int code, const std::string& msg) {
     recsys::pyb::ThrowIfError(absl::Status(static_cast<absl::StatusCode>(code), msg));
   }, "Raises the Python exception mapped from an absl status code (for tests).");

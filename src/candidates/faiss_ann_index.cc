@@ -22,6 +22,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <typeinfo>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,7 @@
 #include "recsys/candidates/exact_search.h"
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
+#include "hnsw_search.h"
 
 namespace recsys {
 namespace {
@@ -83,6 +85,66 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// ---- SIMD flat storage for graph indexes -------------------------------------
+// Debian's FAISS 1.7.3 is compiled for baseline x86-64 (no SSE3/AVX), so its
+// flat distance computer runs the scalar fvec_inner_product_ref loop; in an
+// HNSW index that loop was ~75% of both graph construction and search time.
+// SimdIndexFlat keeps the exact same storage (and serialises as a plain
+// IndexFlat, so files stay readable by any FAISS) but hands HNSW a distance
+// computer built on Eigen's vectorised dot product, compiled for this host.
+class SimdFlatDistance final : public faiss::FlatCodesDistanceComputer {
+ public:
+  explicit SimdFlatDistance(const faiss::IndexFlat& index)
+      : faiss::FlatCodesDistanceComputer(index.codes.data(), index.code_size),
+        d_(static_cast<Eigen::Index>(index.d)),
+        xb_(index.get_xb()),
+        l2_(index.metric_type == faiss::METRIC_L2) {}
+  void set_query(const float* x) override { q_ = x; }
+  float distance_to_code(const uint8_t* code) override { return Dist(q_, reinterpret_cast<const float*>(code)); }
+  float symmetric_dis(idx_t i, idx_t j) override { return Dist(xb_ + i * d_, xb_ + j * d_); }
+
+ private:
+  float Dist(const float* a, const float* b) const {
+    const Eigen::Map<const Eigen::VectorXf> va(a, d_), vb(b, d_);
+    return l2_ ? (va - vb).squaredNorm() : va.dot(vb);
+  }
+  Eigen::Index d_;
+  const float* xb_;
+  bool l2_;
+  const float* q_ = nullptr;
+};
+
+struct SimdIndexFlat final : faiss::IndexFlat {
+  SimdIndexFlat(faiss_idx_t d, faiss::MetricType metric) : faiss::IndexFlat(d, metric) {}
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
+    if (metric_type != faiss::METRIC_L2 && metric_type != faiss::METRIC_INNER_PRODUCT) {
+      return faiss::IndexFlat::get_FlatCodesDistanceComputer();
+    }
+    return new SimdFlatDistance(*this);
+  }
+};
+
+// Replaces the plain IndexFlat storage of an HNSW index by SimdIndexFlat
+// (moving the vectors, not copying them). Other index types are left as is.
+void UseSimdStorage(faiss::Index* index) {
+  auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index);
+  if (hnsw == nullptr || hnsw->storage == nullptr) return;
+  faiss::Index* old = hnsw->storage;
+  const std::type_info& t = typeid(*old);
+  if (t != typeid(faiss::IndexFlat) && t != typeid(faiss::IndexFlatIP) && t != typeid(faiss::IndexFlatL2)) return;
+  auto* flat = static_cast<faiss::IndexFlat*>(old);
+  auto simd = std::make_unique<SimdIndexFlat>(flat->d, flat->metric_type);
+  simd->metric_arg = flat->metric_arg;
+  simd->codes = std::move(flat->codes);
+  simd->ntotal = flat->ntotal;
+  simd->is_trained = flat->is_trained;
+  simd->verbose = flat->verbose;
+  flat->ntotal = 0;
+  if (hnsw->own_fields) delete old;
+  hnsw->storage = simd.release();
+  hnsw->own_fields = true;
+}
+
 // ---- per-request efSearch (see ann_index.h) ---------------------------------
 // Searches with the same efSearch share the index; a different value waits for
 // them to drain, then rewrites hnsw.efSearch while nobody reads it.
@@ -118,6 +180,7 @@ class FaissAnnIndex final : public AnnIndex {
  public:
   FaissAnnIndex(AnnIndexConfig config, std::unique_ptr<faiss::Index> index)
       : config_(std::move(config)), index_(std::move(index)) {
+    UseSimdStorage(index_.get());
     Bind();
   }
 
@@ -203,6 +266,10 @@ class FaissAnnIndex final : public AnnIndex {
     flat_ = dynamic_cast<const faiss::IndexFlat*>(index_.get());
     exact_only_ = flat_ != nullptr;
     if (hnsw_ != nullptr) flat_ = dynamic_cast<const faiss::IndexFlat*>(hnsw_->storage);
+    graph_ = {};
+    if (hnsw_ != nullptr && flat_ != nullptr && flat_->metric_type == faiss::METRIC_INNER_PRODUCT) {
+      graph_ = {.hnsw = &hnsw_->hnsw, .vectors = flat_->get_xb(), .n = flat_->ntotal, .dim = config_.dim};
+    }
     if (flat_ != nullptr) {
       exact_ = std::make_unique<ExactSearcher>(flat_->get_xb(), flat_->ntotal, config_.dim);
     } else {
@@ -216,6 +283,12 @@ class FaissAnnIndex final : public AnnIndex {
                          const std::vector<const FilterPlan*>& plans, int ef, int nprobe,
                          Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
 
+  // HNSW with flat storage: our walk over the graph (hnsw_search.h), the
+  // filter applied during the walk; rows that come up short (or exclude most
+  // of the catalogue) are answered exactly.
+  absl::Status GraphSearch(ConstMatrixRef queries, int k, int ef, const std::vector<const FilterPlan*>& plans,
+                           Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
+
   // FAISS search of queries (b × d) with kf results: labels/distances b × kf.
   absl::Status FaissSearch(const float* queries, int64_t b, int64_t kf, int ef, int nprobe,
                            const FilterPlan* const* plans, std::vector<faiss_idx_t>* labels,
@@ -226,6 +299,7 @@ class FaissAnnIndex final : public AnnIndex {
   faiss::IndexHNSW* hnsw_ = nullptr;
   faiss::IndexIVF* ivf_ = nullptr;
   const faiss::IndexFlat* flat_ = nullptr;  // exact vectors (Flat, or HNSW storage)
+  internal::HnswGraphView graph_;            // set when our own HNSW walk applies
   bool exact_only_ = false;
   std::unique_ptr<ExactSearcher> exact_;
   mutable EfPhaseLock ef_lock_;
@@ -314,6 +388,34 @@ absl::Status FaissAnnIndex::FaissSearch(const float* queries, int64_t b, int64_t
   return absl::OkStatus();
 }
 
+absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef,
+                                        const std::vector<const FilterPlan*>& plans,
+                                        Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
+  const int64_t b = queries.rows();
+  const auto n = static_cast<int64_t>(index_->ntotal);
+  std::vector<char> exact(static_cast<size_t>(b), 0);
+  ParallelFor(0, b, 1, [&](int64_t qb, int64_t qe) {
+    for (int64_t q = qb; q < qe; ++q) {
+      const FilterPlan* p = plans[static_cast<size_t>(q)];
+      const int64_t ex = p ? p->NumExcluded() : 0;
+      if (2 * ex > n) {  // an allow list: the walk would wander; exact is cheaper
+        exact[static_cast<size_t>(q)] = 1;
+        continue;
+      }
+      int32_t* row_ids = ids.data() + q * ids.outerStride();
+      float* row_scores = scores.data() + q * scores.outerStride();
+      const int found = internal::HnswSearchOne(graph_, queries.data() + q * queries.outerStride(), k, ef, p,
+                                                row_ids, row_scores);
+      if (found < std::min<int64_t>(k, n - ex)) exact[static_cast<size_t>(q)] = 1;
+    }
+  });
+  std::vector<int64_t> exact_rows;
+  for (int64_t q = 0; q < b; ++q) {
+    if (exact[static_cast<size_t>(q)]) exact_rows.push_back(q);
+  }
+  return ExactRows(queries, exact_rows, k, plans, ef, 1, ids, scores);
+}
+
 absl::Status FaissAnnIndex::ExactRows(ConstMatrixRef queries, const std::vector<int64_t>& rows, int k,
                                       const std::vector<const FilterPlan*>& plans, int ef, int nprobe,
                                       Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
@@ -380,57 +482,75 @@ absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearc
                      : config_.default_nprobe > 0 ? config_.default_nprobe
                      : (ivf_ ? static_cast<int>(ivf_->nprobe) : 1);
 
-  // Route: queries whose over-fetch would be too large go straight to exact.
-  std::vector<int64_t> approx_rows, exact_rows;
+  if (graph_.hnsw != nullptr && !on_gpu()) return GraphSearch(queries, k, ef, plans, ids, scores);
+
+  // Route. A filtered query is answered in up to three passes: (1) the index
+  // over-fetches k + min(|excluded|, k) — most excluded items (a user's
+  // history) are not among any one query's nearest — and post-filters;
+  // (2) rows still short over-fetch k + |excluded|, which cannot come up
+  // short on an exact index; (3) rows still short, or whose full over-fetch
+  // exceeds max_overfetch, or that exclude most of the catalogue (allow
+  // lists), are answered by exact search.
+  std::vector<int64_t> exact_rows;
   std::vector<int64_t> excluded(static_cast<size_t>(b), 0);
-  int64_t max_fetch = k;
+  std::vector<int64_t> pending;
+  std::vector<int64_t> fetch(static_cast<size_t>(b), k);
   for (int64_t q = 0; q < b; ++q) {
     const FilterPlan* p = plans[static_cast<size_t>(q)];
-    excluded[static_cast<size_t>(q)] = p ? p->NumExcluded() : 0;
-    const int64_t fetch = k + excluded[static_cast<size_t>(q)];
-    if (p != nullptr && fetch > config_.max_overfetch) {
+    const int64_t ex = p ? p->NumExcluded() : 0;
+    excluded[static_cast<size_t>(q)] = ex;
+    if (p != nullptr && (2 * ex > n || k + std::min<int64_t>(ex, k) > config_.max_overfetch)) {
       exact_rows.push_back(q);
     } else {
-      approx_rows.push_back(q);
-      max_fetch = std::max(max_fetch, fetch);
+      fetch[static_cast<size_t>(q)] = k + std::min<int64_t>(ex, k);
+      pending.push_back(q);
     }
   }
-  const int64_t kf = std::max<int64_t>(1, std::min<int64_t>(max_fetch, std::max<int32_t>(n, 1)));
-
-  MatrixF sub;
-  const float* qdata = queries.data();
-  const bool all_approx = static_cast<int64_t>(approx_rows.size()) == b;
-  if (!all_approx || queries.outerStride() != queries.cols()) {
-    sub.resize(static_cast<Eigen::Index>(approx_rows.size()), config_.dim);
-    for (size_t i = 0; i < approx_rows.size(); ++i) sub.row(static_cast<Eigen::Index>(i)) = queries.row(approx_rows[i]);
-    qdata = sub.data();
-  }
-  std::vector<faiss_idx_t> labels;
-  std::vector<float> distances;
-  RECSYS_RETURN_IF_ERROR(FaissSearch(qdata, static_cast<int64_t>(approx_rows.size()), kf, ef, nprobe, nullptr,
-                                     &labels, &distances));
-  // Post-filter; too few survivors -> exact fallback.
-  for (size_t i = 0; i < approx_rows.size(); ++i) {
-    const int64_t q = approx_rows[i];
-    const FilterPlan* p = plans[static_cast<size_t>(q)];
-    int out = 0;
-    for (int64_t j = 0; j < kf && out < k; ++j) {
-      const faiss_idx_t l = labels[i * static_cast<size_t>(kf) + static_cast<size_t>(j)];
-      if (l < 0 || l >= n) continue;
-      if (p != nullptr && !p->IsAllowed(static_cast<ItemIndex>(l))) continue;
-      ids(q, out) = static_cast<int32_t>(l);
-      scores(q, out) = distances[i * static_cast<size_t>(kf) + static_cast<size_t>(j)];
-      ++out;
+  for (int pass = 0; pass < 2 && !pending.empty(); ++pass) {
+    int64_t max_fetch = k;
+    for (int64_t q : pending) max_fetch = std::max(max_fetch, fetch[static_cast<size_t>(q)]);
+    const int64_t kf = std::max<int64_t>(1, std::min<int64_t>(max_fetch, std::max<int32_t>(n, 1)));
+    MatrixF sub;
+    const float* qdata = queries.data();
+    if (static_cast<int64_t>(pending.size()) != b || queries.outerStride() != queries.cols()) {
+      sub.resize(static_cast<Eigen::Index>(pending.size()), config_.dim);
+      for (size_t i = 0; i < pending.size(); ++i) sub.row(static_cast<Eigen::Index>(i)) = queries.row(pending[i]);
+      qdata = sub.data();
     }
-    const int64_t reachable = std::min<int64_t>(k, n - excluded[static_cast<size_t>(q)]);
-    if (out < reachable && p != nullptr) {
-      exact_rows.push_back(q);
-      continue;
+    std::vector<faiss_idx_t> labels;
+    std::vector<float> distances;
+    RECSYS_RETURN_IF_ERROR(FaissSearch(qdata, static_cast<int64_t>(pending.size()), kf, ef, nprobe, nullptr,
+                                       &labels, &distances));
+    std::vector<int64_t> retry;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const int64_t q = pending[i];
+      const FilterPlan* p = plans[static_cast<size_t>(q)];
+      int out = 0;
+      for (int64_t j = 0; j < kf && out < k; ++j) {
+        const faiss_idx_t l = labels[i * static_cast<size_t>(kf) + static_cast<size_t>(j)];
+        if (l < 0 || l >= n) continue;
+        if (p != nullptr && !p->IsAllowed(static_cast<ItemIndex>(l))) continue;
+        ids(q, out) = static_cast<int32_t>(l);
+        scores(q, out) = distances[i * static_cast<size_t>(kf) + static_cast<size_t>(j)];
+        ++out;
+      }
+      const int64_t ex = excluded[static_cast<size_t>(q)];
+      const int64_t reachable = std::min<int64_t>(k, n - ex);
+      if (out < reachable && p != nullptr) {
+        if (pass == 0 && ex > k && k + ex <= config_.max_overfetch) {
+          fetch[static_cast<size_t>(q)] = k + ex;
+          retry.push_back(q);
+        } else {
+          exact_rows.push_back(q);
+        }
+        continue;
+      }
+      for (; out < k; ++out) {
+        ids(q, out) = kNoItem;
+        scores(q, out) = kNegInf;
+      }
     }
-    for (; out < k; ++out) {
-      ids(q, out) = kNoItem;
-      scores(q, out) = kNegInf;
-    }
+    pending = std::move(retry);
   }
   std::sort(exact_rows.begin(), exact_rows.end());
   return ExactRows(queries, exact_rows, k, plans, ef, nprobe, ids, scores);
@@ -438,10 +558,14 @@ absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearc
 
 absl::StatusOr<std::unique_ptr<faiss::Index>> MakeFaissIndex(const AnnIndexConfig& config) {
   std::unique_ptr<faiss::Index> index;
-  RECSYS_RETURN_IF_ERROR(CatchExceptions("AnnIndexConfig.factory \"" + config.factory + "\"", [&]() -> absl::Status {
-    index.reset(faiss::index_factory(config.dim, config.factory.c_str(), faiss::METRIC_INNER_PRODUCT));
-    return absl::OkStatus();
-  }));
+  const absl::Status made =
+      CatchExceptions("AnnIndexConfig.factory \"" + config.factory + "\"", [&]() -> absl::Status {
+        index.reset(faiss::index_factory(config.dim, config.factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+        return absl::OkStatus();
+      });
+  // FAISS throws a generic exception for a string it cannot parse: that is
+  // the caller's argument, not an internal failure.
+  if (!made.ok()) return absl::InvalidArgumentError(made.message());
   if (auto* h = dynamic_cast<faiss::IndexHNSW*>(index.get())) {
     if (config.hnsw_ef_construction > 0) h->hnsw.efConstruction = config.hnsw_ef_construction;
     if (config.default_ef_search > 0) h->hnsw.efSearch = config.default_ef_search;

@@ -1,6 +1,7 @@
 #include "recsys/candidates/multi_interest.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -125,6 +126,10 @@ void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<co
 }
 
 absl::Status MultiInterestConfig::Validate() const {
+  if (!(fetch_factor >= 0.0) || fetch_factor > 1e6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MultiInterestConfig.fetch_factor must be in [0, 1e6], got ", fetch_factor));
+  }
   if (per_query_k < 0) {
     return absl::InvalidArgumentError(absl::StrCat("MultiInterestConfig.per_query_k must be >= 0, got ", per_query_k));
   }
@@ -153,6 +158,29 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
         absl::StrCat("MultiInterestGenerator: ", out.size(), " outputs for ", requests.size(), " requests"));
   }
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("MultiInterestGenerator: k must be > 0, got ", k));
+  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0) {
+    return SearchAndMerge(requests, k, config_.per_query_k > 0 ? config_.per_query_k : k, out, nullptr);
+  }
+  int kq = 1;
+  for (const CandidateRequest& r : requests) {
+    const double q = std::max(1, r.num_queries);
+    kq = std::max(kq, static_cast<int>(std::min<double>(k, std::ceil(config_.fetch_factor * k / q))));
+  }
+  std::vector<size_t> short_users;
+  RECSYS_RETURN_IF_ERROR(SearchAndMerge(requests, k, kq, out, kq < k ? &short_users : nullptr));
+  if (short_users.empty()) return absl::OkStatus();
+  std::vector<CandidateRequest> again;
+  std::vector<CandidateList> again_out(short_users.size());
+  again.reserve(short_users.size());
+  for (size_t i : short_users) again.push_back(requests[i]);
+  RECSYS_RETURN_IF_ERROR(SearchAndMerge(again, k, k, again_out, nullptr));
+  for (size_t j = 0; j < short_users.size(); ++j) out[short_users[j]] = std::move(again_out[j]);
+  return absl::OkStatus();
+}
+
+absl::Status MultiInterestGenerator::SearchAndMerge(std::span<const CandidateRequest> requests, int k, int kq,
+                                                    std::span<CandidateList> out,
+                                                    std::vector<size_t>* short_users) const {
   const int d = index_->dim();
   std::vector<int64_t> first(requests.size() + 1, 0);
   bool any_filter = false;
@@ -177,7 +205,6 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
       for (int64_t q = first[i]; q < first[i + 1]; ++q) filters[static_cast<size_t>(q)] = r.filter;
     }
   }
-  const int kq = config_.per_query_k > 0 ? config_.per_query_k : k;
   Matrix<int32_t> ids(total, kq);
   MatrixF scores(total, kq);
   if (total > 0) RECSYS_RETURN_IF_ERROR(index_->Search(queries, kq, config_.search, filters, ids, scores));
@@ -195,6 +222,17 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
                       &out[static_cast<size_t>(i)]);
     }
   });
+  if (short_users != nullptr) {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (out[i].size() >= k) continue;
+      for (int64_t q = first[i]; q < first[i + 1]; ++q) {
+        if (ids(q, kq - 1) != kNoItem) {  // this query had more to give
+          short_users->push_back(i);
+          break;
+        }
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 // Both sides use the same number of threads (--threads, default 1: FAISS's
 // OpenMP team and our oneTBB arena are both capped to it).
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/impl/IDSelector.h>
 #include <omp.h>
 
@@ -269,6 +270,29 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
       (void)(*index)->Search(queries, a.k, {.ef_search = chosen}, {}, ids, scores);
     });
     out["hnsw_exact_qps_same_items"] = exact_qps;
+
+    // Reference: FAISS's own IndexHNSWFlat as Debian ships it (scalar flat
+    // distances), same M, efConstruction, items, queries, efSearch, threads.
+    Log("building FAISS IndexHNSWFlat (reference) on " + std::to_string(hn) + " items");
+    faiss::IndexHNSWFlat ref(a.dim, 32, faiss::METRIC_INNER_PRODUCT);
+    ref.hnsw.efConstruction = a.hnsw_ef_construction;
+    omp_set_num_threads(std::max(1, recsys::NumThreads()));
+    const auto t1 = Clock::now();
+    ref.add(hn, items.data());
+    out["faiss_hnsw_build_s"] = Seconds(t1, Clock::now());
+    out["hnsw_build_speedup"] = out["faiss_hnsw_build_s"].get<double>() / out["hnsw_build_s"].get<double>();
+    omp_set_num_threads(a.threads);
+    ref.hnsw.efSearch = chosen;
+    std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq * a.k));
+    std::vector<float> dist(static_cast<size_t>(nq * a.k));
+    ref.search(nq, queries.data(), a.k, dist.data(), labels.data());
+    IdMatrix ref_ids(nq, a.k);
+    for (int64_t i = 0; i < nq * a.k; ++i) ref_ids.data()[i] = static_cast<int32_t>(labels[static_cast<size_t>(i)]);
+    out["faiss_hnsw_recall"] = RecallOfIds(ref_ids, truth);
+    out["faiss_hnsw_qps"] = MeasureQps(nq, a.min_seconds, [&] {
+      ref.search(nq, queries.data(), a.k, dist.data(), labels.data());
+    });
+    out["hnsw_speedup"] = out["hnsw_qps"].get<double>() / out["faiss_hnsw_qps"].get<double>();
   }
   recsys::cli::Emit(g, out);
   return 0;

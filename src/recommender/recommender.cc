@@ -121,6 +121,10 @@ absl::Status ValidateOptions(const RecommendOptions& o, const RecommenderConfig&
                                                      c.max_candidates_per_generator, "], got ", v));
     }
   }
+  if (!(o.ann_fetch_factor >= 0.0) || o.ann_fetch_factor > 1e6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RecommendOptions.ann_fetch_factor must be in [0, 1e6], got ", o.ann_fetch_factor));
+  }
   if (o.ef_search < 0) {
     return absl::InvalidArgumentError(absl::StrCat("RecommendOptions.ef_search must be >= 0, got ", o.ef_search));
   }
@@ -235,6 +239,7 @@ absl::StatusOr<Recommendation> Run(const Recommender::State& s, const Recommende
     MultiInterestConfig mic;
     mic.strategy = o.ann_merge;
     mic.search.ef_search = o.ef_search;
+    mic.fetch_factor = o.ann_fetch_factor;
     mic.generator_id = static_cast<int16_t>(GeneratorKind::kAnn);
     RECSYS_ASSIGN_OR_RETURN(auto ann, MultiInterestGenerator::Create(p.index, mic));
     quotas[0] = std::max(o.ann_candidates, o.k);

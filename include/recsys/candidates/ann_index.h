@@ -55,8 +55,11 @@ struct AnnIndexConfig {
   // request leaves them 0. 0 = FAISS default (16 / 1).
   int default_ef_search = 0;
   int default_nprobe = 0;
-  // Filtered search on approximate indexes over-fetches k + |excluded|; above
-  // this many results per query it goes straight to exact search.
+  // Filtered search on approximate indexes over-fetches k + min(|excluded|, k),
+  // then k + |excluded| for queries left short, then falls back to exact
+  // search. A query whose over-fetch would exceed this many results, or that
+  // excludes more than half the catalogue (an allow list), goes straight to
+  // exact search.
   int max_overfetch = 4096;
   // Move the index to a GPU after it is built (needs a build with
   // RECSYS_USE_FAISS_GPU and a visible device).

@@ -44,6 +44,13 @@ struct MultiInterestConfig {
   // Results fetched per query; 0 = k (enough to fill k even if all but one
   // query returned duplicates).
   int per_query_k = 0;
+  // When per_query_k is 0 and this is > 0: each of a user's Q queries first
+  // fetches min(k, ceil(fetch_factor · k / Q)) results (the ANN beam, and so
+  // the cost, grows with the fetch); users whose merged list then holds fewer
+  // than k candidates while some query still had more to give are searched
+  // again with k per query. The result equals the per_query_k = k result
+  // whenever the quota-filling merge did not reach past the first fetch.
+  double fetch_factor = 0.0;
   AnnSearchParams search;
   // Generator index written into CandidateSource::generator.
   int16_t generator_id = 0;
@@ -62,6 +69,11 @@ class MultiInterestGenerator : public CandidateGenerator {
  private:
   MultiInterestGenerator(std::shared_ptr<const AnnIndex> index, MultiInterestConfig config)
       : index_(std::move(index)), config_(std::move(config)) {}
+  // One search of every query with kq results each, then the per-user merge.
+  // short_users (if not null) receives the users whose merged list is below k
+  // although one of their queries filled all kq slots.
+  absl::Status SearchAndMerge(std::span<const CandidateRequest> requests, int k, int kq,
+                              std::span<CandidateList> out, std::vector<size_t>* short_users) const;
   std::shared_ptr<const AnnIndex> index_;
   MultiInterestConfig config_;
 };

@@ -1,0 +1,162 @@
+// Our HNSW walk over a FAISS-built graph (see hnsw_search.h).
+#include "hnsw_search.h"
+
+#include <faiss/impl/HNSW.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "recsys/core/eigen.h"
+#include "recsys/core/types.h"
+
+namespace recsys::internal {
+namespace {
+
+struct Node {
+  float score;
+  int32_t id;
+};
+// "a ranks before b": higher score, then smaller id (deterministic ties).
+inline bool Better(const Node& a, const Node& b) {
+  return a.score > b.score || (a.score == b.score && a.id < b.id);
+}
+struct WorseFirst {  // min-heap on Better: top() = the worst kept result
+  bool operator()(const Node& a, const Node& b) const { return Better(a, b); }
+};
+struct BestFirst {  // max-heap: top() = the most promising candidate
+  bool operator()(const Node& a, const Node& b) const { return Better(b, a); }
+};
+
+// Per-thread visited table: stamp[i] == generation ⇔ visited in this query.
+struct Visited {
+  std::vector<uint32_t> stamp;
+  uint32_t generation = 0;
+  void Reset(int64_t n) {
+    if (static_cast<int64_t>(stamp.size()) < n) {
+      stamp.assign(static_cast<size_t>(n), 0);
+      generation = 0;
+    }
+    if (++generation == 0) {  // wrapped: clear once every 2^32 queries
+      std::fill(stamp.begin(), stamp.end(), 0u);
+      generation = 1;
+    }
+  }
+  bool TestAndSet(int32_t i) {
+    uint32_t& s = stamp[static_cast<size_t>(i)];
+    if (s == generation) return true;
+    s = generation;
+    return false;
+  }
+};
+
+struct Scratch {
+  Visited visited;
+  std::vector<Node> candidates, results;
+  std::vector<int32_t> batch;
+};
+
+inline float Dot(const float* a, const float* b, int d) {
+  if (d % 16 == 0) {  // fixed-size chunks: two or four independent SIMD accumulators
+    using Chunk = Eigen::Array<float, 16, 1>;
+    Chunk acc = Eigen::Map<const Chunk>(a) * Eigen::Map<const Chunk>(b);
+    for (int j = 16; j < d; j += 16) acc += Eigen::Map<const Chunk>(a + j) * Eigen::Map<const Chunk>(b + j);
+    return acc.sum();
+  }
+  return Eigen::Map<const Eigen::VectorXf>(a, d).dot(Eigen::Map<const Eigen::VectorXf>(b, d));
+}
+
+inline void Prefetch(const float* row, int d) {
+  const char* p = reinterpret_cast<const char*>(row);
+  const int bytes = d * static_cast<int>(sizeof(float));
+  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 1);
+}
+
+}  // namespace
+
+int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
+                  float* scores) {
+  std::fill(ids, ids + k, kNoItem);
+  std::fill(scores, scores + k, kNegInf);
+  const faiss::HNSW& h = *g.hnsw;
+  if (g.n == 0 || h.entry_point < 0 || k <= 0) return 0;
+  const int d = g.dim;
+  auto row = [&](int32_t i) { return g.vectors + static_cast<int64_t>(i) * d; };
+  auto allowed = [&](int32_t i) { return plan == nullptr || plan->IsAllowed(i); };
+
+  thread_local Scratch scratch;
+  Scratch& s = scratch;
+  s.visited.Reset(g.n);
+
+  // Greedy descent through the upper layers.
+  int32_t cur = h.entry_point;
+  float cur_score = Dot(query, row(cur), d);
+  for (int level = h.max_level; level >= 1; --level) {
+    bool moved = true;
+    while (moved) {
+      moved = false;
+      size_t begin, end;
+      h.neighbor_range(cur, level, &begin, &end);
+      for (size_t j = begin; j < end; ++j) {
+        const int32_t nb = h.neighbors[j];
+        if (nb < 0) break;
+        const float sc = Dot(query, row(nb), d);
+        if (sc > cur_score || (sc == cur_score && nb < cur)) {
+          cur = nb;
+          cur_score = sc;
+          moved = true;
+        }
+      }
+    }
+  }
+
+  // Best-first beam on layer 0; only allowed items enter `results`. Layer 0
+  // links of node i: neighbors[offsets[i] + 0 .. offsets[i] + cum[1]).
+  const int level0_links = h.cum_nneighbor_per_level[1];
+  const size_t width = static_cast<size_t>(std::max(ef, k));
+  auto& cand = s.candidates;
+  auto& res = s.results;
+  cand.clear();
+  res.clear();
+  s.visited.TestAndSet(cur);
+  cand.push_back({cur_score, cur});
+  if (allowed(cur)) res.push_back({cur_score, cur});
+  while (!cand.empty()) {
+    std::pop_heap(cand.begin(), cand.end(), BestFirst());
+    const Node c = cand.back();
+    cand.pop_back();
+    if (res.size() >= width && Better(res.front(), c)) break;  // nothing left can improve the beam
+    const int32_t* nbs = h.neighbors.data() + h.offsets[static_cast<size_t>(c.id)];
+    s.batch.clear();
+    for (int j = 0; j < level0_links; ++j) {
+      const int32_t nb = nbs[j];
+      if (nb < 0) break;
+      if (s.visited.TestAndSet(nb)) continue;
+      s.batch.push_back(nb);
+      Prefetch(row(nb), d);
+    }
+    for (const int32_t nb : s.batch) {
+      const Node n{Dot(query, row(nb), d), nb};
+      if (res.size() < width || Better(n, res.front())) {
+        cand.push_back(n);
+        std::push_heap(cand.begin(), cand.end(), BestFirst());
+        if (allowed(nb)) {
+          res.push_back(n);
+          std::push_heap(res.begin(), res.end(), WorseFirst());
+          if (res.size() > width) {
+            std::pop_heap(res.begin(), res.end(), WorseFirst());
+            res.pop_back();
+          }
+        }
+      }
+    }
+  }
+  std::sort(res.begin(), res.end(), Better);
+  const int found = static_cast<int>(std::min(res.size(), static_cast<size_t>(k)));
+  for (int i = 0; i < found; ++i) {
+    ids[i] = res[static_cast<size_t>(i)].id;
+    scores[i] = res[static_cast<size_t>(i)].score;
+  }
+  return found;
+}
+
+}  // namespace recsys::internal
