@@ -336,7 +336,7 @@ void BindData(py::module_& m) {
               }
               tg.assign(t.data(), t.data() + t.size());
             }
-            return Wrap(MakeEvalSet(inputs, tg, *vocab.v), vocab.v);
+            return Wrap(ValueOrThrow(MakeEvalSet(inputs, tg, *vocab.v)), vocab.v);
           },
           py::arg("offsets"), py::arg("items"), py::arg("targets"), py::arg("vocab"),
           "Cases from external-id histories (CSR) and one target per history.");

@@ -8,7 +8,10 @@
 // then names the generator of each item and --explain adds per-item
 // provenance (generator, interest vector, rank, stage-1 score).
 //   recsys recommend --model shop.rsp --history "1193 661 914" -k 10 --explain --json
+#include <filesystem>
+
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli_common.h"
 #include "recsys/core/topk.h"
@@ -80,6 +83,11 @@ int RunRecommend(const RecommendArgs& a, const recsys::cli::GlobalFlags& g) {
   using recsys::cli::Fail;
   if (a.k < 1) return Fail("-k must be >= 1");
   {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(a.model, ec)) {
+      return Fail(absl::NotFoundError(absl::StrCat("--model ", a.model, ": no such file (expected a model file .rsm ",
+                                                   "or a pipeline file .rsp)")));
+    }
     auto pipeline = recsys::LoadPipeline(a.model);
     if (pipeline.ok()) return RunPipeline(*std::move(pipeline), a, g);
     const bool not_pipeline = pipeline.status().code() == absl::StatusCode::kFailedPrecondition &&

@@ -137,10 +137,12 @@ absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
   return split;
 }
 
-EvalSet MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs, const std::vector<ExternalId>& targets,
-                    const Vocabulary& items) {
-  RECSYS_CHECK(targets.empty() || targets.size() == inputs.size())
-      << "MakeEvalSet: " << inputs.size() << " inputs but " << targets.size() << " targets";
+absl::StatusOr<EvalSet> MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs,
+                                    const std::vector<ExternalId>& targets, const Vocabulary& items) {
+  if (!targets.empty() && targets.size() != inputs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("MakeEvalSet: ", inputs.size(), " inputs but ", targets.size(),
+                                                   " targets (need one target per input, or none)"));
+  }
   EvalSet set;
   set.input_offsets.push_back(0);
   set.target_offsets.push_back(0);

@@ -261,11 +261,58 @@ TEST(MultiInterest, BatchedQueriesMatchPerQuerySearchAndRecordQuery) {
   }
   // Wrong query dimension is a caller error naming the request.
   reqs[1].query_dim = 8;
+  MultiInterestConfig bad;
+  bad.fetch_factor = -1.0;
+  EXPECT_EQ(MultiInterestGenerator::Create(index, bad).status().code(), absl::StatusCode::kInvalidArgument);
   auto gen = MultiInterestGenerator::Create(index, {});
   std::vector<CandidateList> out(2);
   auto st = (*gen)->Generate(reqs, 10, out);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("request 1"), std::string::npos);
+}
+
+// fetch_factor: queries first fetch ceil(f·k/Q); users left short are
+// searched again with k per query, so the list is always full.
+TEST(MultiInterest, FetchFactorRefetchesShortUsersAndKeepsQuotas) {
+  MatrixF items = ClusteredUnitVectors(3000, 16, 30, 0.5f, 81, 82);
+  auto created = AnnIndex::Create({.factory = "Flat", .dim = 16});
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE((*created)->Add(items).ok());
+  std::shared_ptr<const AnnIndex> index = std::move(*created);
+  const MatrixF distinct = ClusteredUnitVectors(4, 16, 30, 0.5f, 81, 83);
+  MatrixF same(4, 16);  // four copies of one query: every list overlaps fully
+  for (int r = 0; r < 4; ++r) same.row(r) = distinct.row(0);
+  std::vector<CandidateRequest> reqs(2);
+  for (int u = 0; u < 2; ++u) {
+    reqs[static_cast<size_t>(u)].queries = (u == 0 ? distinct : same).data();
+    reqs[static_cast<size_t>(u)].num_queries = 4;
+    reqs[static_cast<size_t>(u)].query_dim = 16;
+  }
+  MultiInterestConfig full, staged;
+  staged.fetch_factor = 1.5;  // 15 per query for k = 40
+  auto gen_full = MultiInterestGenerator::Create(index, full);
+  auto gen_staged = MultiInterestGenerator::Create(index, staged);
+  ASSERT_TRUE(gen_full.ok() && gen_staged.ok());
+  std::vector<CandidateList> want(2), got(2);
+  ASSERT_TRUE((*gen_full)->Generate(reqs, 40, want).ok());
+  ASSERT_TRUE((*gen_staged)->Generate(reqs, 40, got).ok());
+  for (int u = 0; u < 2; ++u) {
+    EXPECT_EQ(got[static_cast<size_t>(u)].size(), 40) << u;
+    std::set<ItemIndex> unique(got[static_cast<size_t>(u)].items().begin(), got[static_cast<size_t>(u)].items().end());
+    EXPECT_EQ(unique.size(), 40u);
+  }
+  // The identical-query user came up short after the first fetch (15 unique
+  // items) and was searched again with k: exactly the full-fetch result.
+  EXPECT_EQ(Items(got[1]), Items(want[1]));
+  // Distinct queries: each query's quota (10) is its own top 10 either way.
+  const std::vector<ItemIndex> got0 = Items(got[0]);
+  const std::set<ItemIndex> a(got0.begin(), got0.end());
+  for (int q = 0; q < 4; ++q) {
+    Matrix<int32_t> ids(1, 10);
+    MatrixF scores(1, 10);
+    ASSERT_TRUE(index->Search(distinct.middleRows(q, 1), 10, {}, {}, ids, scores).ok());
+    for (int j = 0; j < 10; ++j) EXPECT_TRUE(a.count(ids(0, j))) << "query " << q << " rank " << j;
+  }
 }
 
 }  // namespace

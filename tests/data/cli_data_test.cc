@@ -19,6 +19,7 @@ namespace recsys {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct RunResult {
   int exit_code = -1;
@@ -82,6 +83,16 @@ TEST(CliData, StatsErrorsAreOneLineAndNonZero) {
   EXPECT_THAT(format.err, HasSubstr("unknown --format 'xml'"));
 }
 
+TEST(CliData, RecommendNamesAMissingModelFile) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_rec");
+  RunResult r = RunCli("recommend --model " + dir + "/none.rsm --history \"1 2\" --json", dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_THAT(r.err, HasSubstr("--model " + dir + "/none.rsm: no such file"));
+  EXPECT_THAT(r.err, Not(HasSubstr("pipeline file:")));
+}
+
 TEST(CliData, SnapshotThenStatsDetectsSnapshot) {
   RECSYS_REQUIRE_CLI();
   const std::string dir = testing::TempDir("cli_snap");
@@ -102,6 +113,7 @@ TEST(CliData, SnapshotThenStatsDetectsSnapshot) {
 TEST(CliData, BenchIoSmall) {
   RECSYS_REQUIRE_CLI();
   const std::string dir = testing::TempDir("cli_bench");
+  if (RunCli("bench --help", dir).exit_code != 0) GTEST_SKIP() << "`recsys bench` not built (RECSYS_BUILD_BENCHMARKS=OFF)";
   RunResult r = RunCli("bench io --events 20000 --repeat 1 --dir " + dir + " --json", dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);

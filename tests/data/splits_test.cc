@@ -132,7 +132,7 @@ TEST(GlobalTemporalSplit, RejectsBadOptions) {
 
 TEST(MakeEvalSet, UnknownInputsDroppedUnknownTargetsKept) {
   const Vocabulary items = Vocabulary::FromExternals({10, 20, 30});
-  const EvalSet set = MakeEvalSet({{10, 99, 20}, {}, {30}}, {30, 77, 10}, items);
+  const EvalSet set = MakeEvalSet({{10, 99, 20}, {}, {30}}, {30, 77, 10}, items).value();
   ASSERT_EQ(set.size(), 3);
   EXPECT_THAT(set.input(0).items, ElementsAre(0, 1));
   EXPECT_TRUE(set.input(1).items.empty());
@@ -142,6 +142,15 @@ TEST(MakeEvalSet, UnknownInputsDroppedUnknownTargetsKept) {
   EXPECT_EQ(set.unknown_input_items, 1);
   EXPECT_EQ(set.unknown_targets, 1);
   EXPECT_THAT(set.users, ElementsAre(-1, -1, -1));
+}
+
+TEST(MakeEvalSet, MismatchedCountsAreAnError) {
+  const Vocabulary items = Vocabulary::FromExternals({10, 20, 30});
+  const auto set = MakeEvalSet({{10}, {20}}, {30}, items);
+  ASSERT_FALSE(set.ok());
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(set.status().message().find("2 inputs but 1 targets"), std::string::npos) << set.status();
+  EXPECT_TRUE(MakeEvalSet({{10}, {20}}, {}, items).ok());  // no targets at all is fine
 }
 
 TEST(ReadEvalSet, FilesMustAlign) {

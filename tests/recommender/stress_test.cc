@@ -128,7 +128,15 @@ TEST(RecommenderStressTest, ConcurrentRequestsWhileSwapping) {
       std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // At least 1.5 s and enough traffic on both pipelines; sanitizer builds
+  // (ThreadSanitizer runs this test in CI) are 5-15x slower, hence the cap.
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::steady_clock::now() - start; };
+  while (elapsed() < std::chrono::seconds(30) &&
+         (elapsed() < std::chrono::milliseconds(1500) || served.load() < 200 || swaps.load() < 20 ||
+          per_pipeline.at("A").load() == 0 || per_pipeline.at("B").load() == 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   stop = true;
   for (auto& w : workers) w.join();
   swapper.join();

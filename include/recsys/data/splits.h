@@ -114,9 +114,9 @@ absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
 // a vocabulary. Unknown input ids are dropped and counted; unknown targets
 // become kNoItem and are counted. One target per case; `targets` may be empty
 // (cases without targets, e.g. for `recommend`), otherwise it must have one
-// entry per input (checked: a caller bug). Users are -1 and timestamps are
-// empty (files carry neither).
-EvalSet MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs,
+// entry per input (InvalidArgument naming both counts otherwise). Users are -1
+// and timestamps are empty (files carry neither).
+absl::StatusOr<EvalSet> MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs,
                     const std::vector<ExternalId>& targets, const Vocabulary& items);
 
 // Reads an --input file (seq) and a --targets file (one id per line) and maps
