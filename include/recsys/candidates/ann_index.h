@@ -16,17 +16,26 @@
 //   RECSYS_ASSIGN_OR_RETURN(auto loaded, recsys::AnnIndex::Load("items.rsann"));
 //
 // Exact ("Flat") indexes search with the blocked GEMM kernel of
-// exact_search.h, filters included. Approximate indexes over-fetch
-// k + |excluded| results and post-filter; queries left with fewer than k
-// allowed results fall back to exact search (over the index's stored vectors
-// when it has a flat storage, e.g. HNSW; otherwise FAISS's own filtered search).
+// exact_search.h, filters included.
 //
-// Per-request efSearch with FAISS 1.7.3 (which ignores
-// SearchParametersHNSW::efSearch): the index keeps a "phase lock" — any number
-// of searches with the same efSearch run concurrently; a search with a
-// different efSearch waits until those drain, then sets hnsw.efSearch. So
-// concurrent requests with different efSearch values each get their own value,
-// at the cost of serialising across values.
+// HNSW with flat storage ("HNSW32", "HNSW16", …): FAISS builds the graph (with
+// our SIMD distance computer in place of the scalar one Debian's FAISS 1.7.3
+// ships), and the search is our own walk over that graph
+// (src/candidates/hnsw_search.h): SIMD distances, prefetch of neighbour
+// vectors, efSearch per call with no shared state, and the filter applied
+// during the walk (excluded items are traversed, never returned), so a
+// user's history costs no over-fetch. Rows left with fewer than
+// min(k, allowed) results, and allow lists (more than half the catalogue
+// excluded), are answered by exact search over the stored vectors.
+// `recsys bench retrieval` prints it next to FAISS's own IndexHNSWFlat.
+//
+// Other approximate indexes (IVF, PQ, …) go through FAISS: a filtered query
+// over-fetches k + min(|excluded|, k), then k + |excluded| if still short, then
+// falls back to exact search (FAISS's own filtered search where there is no
+// flat storage). Per-request efSearch/nprobe: FAISS 1.7.3 ignores
+// SearchParametersHNSW::efSearch, so for FAISS-searched HNSW variants the
+// index keeps a "phase lock" (searches with the same efSearch run
+// concurrently; a different value waits for them to drain).
 //
 // Thread safety: Add/Load are not thread-safe; Search and Save are const and
 // safe to call concurrently (FAISS runs single-threaded inside our oneTBB tasks).
