@@ -49,7 +49,8 @@ if [[ "$SANITIZE" == 1 || "$SANITIZE" == tsan ]]; then
   configure build-tsan -DRECSYS_SANITIZE_THREAD=ON -DRECSYS_BUILD_BENCHMARKS=OFF -DRECSYS_BUILD_EXAMPLES=OFF \
     -DRECSYS_BUILD_PYTHON=OFF -DRECSYS_BUILD_CLI=OFF -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG"
   cmake --build build-tsan -j "$JOBS" --target recsys_recommender_tests
-  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" build-tsan/tests/recsys_recommender_tests
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
+    build-tsan/tests/recsys_recommender_tests
   log "TSan pass took $(( $(date +%s) - t0 )) s"
 fi
 log "all tests passed in $(( $(date +%s) - start )) s"

@@ -42,12 +42,15 @@
 // is skipped. Skipped stages are listed in Recommendation::skipped_stages.
 //
 // Thread safety: Recommend / RecommendBatch are const and safe to call from
-// any number of threads. SwapModel atomically replaces the whole pipeline
-// (std::atomic<std::shared_ptr>): each request runs on the pipeline it
-// loaded at its start; the old pipeline is freed when its last request ends.
+// any number of threads. SwapModel atomically replaces the whole pipeline (a
+// shared_ptr exchanged under a mutex that is held only for the pointer copy;
+// libstdc++'s std::atomic<std::shared_ptr> unlocks its reads with relaxed
+// order, which ThreadSanitizer reports as a race): each request runs on the
+// pipeline it loaded at its start; the old pipeline is freed when its last
+// request ends.
 #pragma once
 
-#include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -209,7 +212,13 @@ class Recommender {
  private:
   explicit Recommender(RecommenderConfig config) : config_(std::move(config)) {}
   RecommenderConfig config_;
-  std::atomic<std::shared_ptr<const State>> state_;
+  // The served state. A request copies the pointer under mu_ (tens of ns) and
+  // then runs unlocked; a swap replaces it under mu_ and the old state is
+  // freed outside the lock, by whichever holder lets go last.
+  std::shared_ptr<const State> Load() const;
+  void Store(std::shared_ptr<const State> state);
+  mutable std::mutex mu_;
+  std::shared_ptr<const State> state_;
 };
 
 }  // namespace recsys

@@ -212,8 +212,15 @@ class FaissAnnIndex final : public AnnIndex {
       x = copy.data();
     }
     LimitThirdPartyThreads();
-    // Building is not inside our tasks: let FAISS use as many threads as TBB may.
+    // Building is not inside our tasks: let FAISS use as many threads as TBB
+    // may. Under ThreadSanitizer it builds on this thread: libgomp is not
+    // instrumented, so TSan cannot see the OpenMP joins and locks that order
+    // the graph writes before later reads (see core/parallel.h).
+#if defined(__SANITIZE_THREAD__)
+    omp_set_num_threads(1);
+#else
     omp_set_num_threads(std::max(1, NumThreads()));
+#endif
     absl::Status st = CatchExceptions("AnnIndex::Add(" + config_.factory + ")", [&]() -> absl::Status {
       if (!index_->is_trained) index_->train(items.rows(), x);
       index_->add(items.rows(), x);

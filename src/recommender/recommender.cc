@@ -390,12 +390,27 @@ absl::Status RecommenderConfig::Validate() const {
 
 Recommender::~Recommender() = default;
 
+std::shared_ptr<const Recommender::State> Recommender::Load() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+void Recommender::Store(std::shared_ptr<const State> state) {
+  std::shared_ptr<const State> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = std::move(state_);
+    state_ = std::move(state);
+  }
+  // `old` is released here, outside the lock (freed now unless requests hold it).
+}
+
 absl::StatusOr<std::unique_ptr<Recommender>> Recommender::Create(const RecommenderConfig& config,
                                                                  Pipeline pipeline) {
   RECSYS_RETURN_IF_ERROR(config.Validate());
   RECSYS_ASSIGN_OR_RETURN(auto state, MakeState(std::move(pipeline)));
   std::unique_ptr<Recommender> rec(new Recommender(config));
-  rec->state_.store(std::move(state));
+  rec->Store(std::move(state));
   return rec;
 }
 
@@ -407,7 +422,7 @@ absl::StatusOr<std::unique_ptr<Recommender>> Recommender::Create(const Recommend
 
 absl::Status Recommender::SwapModel(Pipeline pipeline) {
   RECSYS_ASSIGN_OR_RETURN(auto state, MakeState(std::move(pipeline)));
-  state_.store(std::move(state));
+  Store(std::move(state));
   return absl::OkStatus();
 }
 
@@ -417,12 +432,12 @@ absl::Status Recommender::SwapModel(const std::string& pipeline_path) {
 }
 
 std::shared_ptr<const Pipeline> Recommender::pipeline() const {
-  std::shared_ptr<const State> s = state_.load();
+  std::shared_ptr<const State> s = Load();
   return std::shared_ptr<const Pipeline>(s, &s->pipeline);
 }
 
 absl::StatusOr<Recommendation> Recommender::Recommend(const RecommendRequest& request) const {
-  const std::shared_ptr<const State> state = state_.load();  // pins this pipeline for the request
+  const std::shared_ptr<const State> state = Load();  // pins this pipeline for the request
   absl::StatusOr<Recommendation> out;
   RECSYS_RETURN_IF_ERROR(CatchExceptions("Recommend", [&]() -> absl::Status {
     out = Run(*state, config_, request);
