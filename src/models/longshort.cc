@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "config_json.h"
+#include "recsys/core/gather.h"
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
 #include "recsys/eval/evaluator.h"
@@ -487,8 +488,8 @@ absl::StatusOr<std::vector<float>> LongShortModel::ScoreCandidates(const History
     }
   }
   const MatrixF u = EncodeUser(history);
-  MatrixF cand(static_cast<Eigen::Index>(candidates.size()), item_table_.cols());
-  for (size_t c = 0; c < candidates.size(); ++c) cand.row(static_cast<Eigen::Index>(c)) = item_table_.row(candidates[c]);
+  MatrixF cand;
+  GatherRows(item_table_, candidates, &cand);
   TargetScorer<float>::Cache cache;
   TargetScorer<float>::Vec scores;
   TargetScorer<float>::Forward(u, cand, static_cast<float>(net_.tau), &cache, &scores);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "recsys/candidates/item_filter.h"
 #include "recsys/candidates/merger.h"
+#include "recsys/core/gather.h"
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
 #include "recsys/core/topk.h"
@@ -300,8 +301,8 @@ absl::StatusOr<Recommendation> Run(const Recommender::State& s, const Recommende
     result.skipped_stages.push_back("rank");
   } else if (s.longshort != nullptr) {
     const MatrixF& table = s.longshort->item_embeddings();
-    MatrixF rows(static_cast<Eigen::Index>(cand.size()), table.cols());
-    for (size_t j = 0; j < cand.size(); ++j) rows.row(static_cast<Eigen::Index>(j)) = table.row(cand[j]);
+    MatrixF rows;
+    GatherRows(table, cand, &rows);
     if (!cand.empty()) {
       TargetScorer<float>::Cache cache;
       TargetScorer<float>::Vec v;

@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "recsys/core/check.h"
+#include "recsys/core/gather.h"
 #include "recsys/core/parallel.h"
 #include "recsys/core/rng.h"
 #include "recsys/core/status.h"
@@ -148,6 +149,25 @@ TEST(Parallel, ForCoversRangeOnceAndReduceIsDeterministic) {
   { ThreadLimit limit(1); one = sum(); }
   { ThreadLimit limit(2); two = sum(); }
   EXPECT_EQ(one, two);  // bit-identical
+}
+
+}  // namespace
+}  // namespace recsys
+
+namespace recsys {
+namespace {
+
+TEST(GatherRows, CopiesTheRequestedRowsInOrder) {
+  MatrixF table(20, 5);
+  for (Eigen::Index r = 0; r < table.rows(); ++r) table.row(r).setConstant(static_cast<float>(r));
+  const std::vector<ItemIndex> ids = {7, 0, 19, 7, 3, 11, 12, 13, 14, 15, 16, 2};  // longer than the prefetch distance
+  MatrixF out;
+  GatherRows(table, ids, &out);
+  ASSERT_EQ(out.rows(), static_cast<Eigen::Index>(ids.size()));
+  ASSERT_EQ(out.cols(), 5);
+  for (size_t j = 0; j < ids.size(); ++j) EXPECT_EQ(out.row(static_cast<Eigen::Index>(j)), table.row(ids[j])) << j;
+  GatherRows(table, {}, &out);
+  EXPECT_EQ(out.rows(), 0);
 }
 
 }  // namespace

@@ -200,7 +200,22 @@ struct LongTermEncoder {
     layers::Linear<T>::Forward(c->queries, {p.attn.wq, p.attn.bq}, &a.q);
     layers::EnsureShape(&a.k, n, d);
     layers::EnsureShape(&a.v, n, d);
+    // Rows of a large catalogue's projections are DRAM misses: prefetch a few
+    // events ahead (key and value rows, D floats each).
+    constexpr Eigen::Index kAhead = 8;
+    const Eigen::Index row_bytes = d * static_cast<Eigen::Index>(sizeof(T));
+    auto prefetch = [&](Eigen::Index j) {
+      const int32_t item = items[static_cast<size_t>(j)];
+      const char* kr = reinterpret_cast<const char*>(proj.item_keys.row(item).data());
+      const char* vr = reinterpret_cast<const char*>(proj.item_values.row(item).data());
+      for (Eigen::Index off = 0; off < row_bytes; off += 64) {
+        __builtin_prefetch(kr + off);
+        __builtin_prefetch(vr + off);
+      }
+    };
+    for (Eigen::Index j = 0; j < std::min(n, kAhead); ++j) prefetch(j);
     for (Eigen::Index j = 0; j < n; ++j) {
+      if (j + kAhead < n) prefetch(j + kAhead);
       const int32_t item = items[static_cast<size_t>(j)], bucket = buckets[static_cast<size_t>(j)];
       a.k.row(j) = proj.item_keys.row(item) + proj.recency_keys.row(bucket);
       a.v.row(j) = proj.item_values.row(item) + proj.recency_values.row(bucket);

@@ -1,0 +1,42 @@
+// Row gathers from large tables (item embeddings, projections): rows of a
+// 10^6-item catalogue are DRAM misses, so the next rows are prefetched while
+// the current one is copied.
+//
+//   recsys::MatrixF rows;
+//   recsys::GatherRows(item_table, candidate_ids, &rows);   // rows.row(j) = table.row(ids[j])
+//
+// Thread safety: a pure function.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+
+#include "recsys/core/check.h"
+#include "recsys/core/eigen.h"
+#include "recsys/core/types.h"
+
+namespace recsys {
+
+// out (resized to ids.size() × table.cols()) gets table.row(ids[j]) in row j.
+// Every id must be in [0, table.rows()) (RECSYS_DCHECKed).
+inline void GatherRows(const MatrixF& table, std::span<const ItemIndex> ids, MatrixF* out) {
+  const auto n = static_cast<Eigen::Index>(ids.size());
+  const Eigen::Index d = table.cols();
+  out->resize(n, d);
+  constexpr Eigen::Index kAhead = 8;
+  const Eigen::Index row_bytes = d * static_cast<Eigen::Index>(sizeof(float));
+  auto prefetch = [&](Eigen::Index j) {
+    const char* p = reinterpret_cast<const char*>(table.data() + static_cast<Eigen::Index>(ids[static_cast<size_t>(j)]) * d);
+    for (Eigen::Index off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off);
+  };
+  for (Eigen::Index j = 0; j < std::min(n, kAhead); ++j) prefetch(j);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    if (j + kAhead < n) prefetch(j + kAhead);
+    const ItemIndex id = ids[static_cast<size_t>(j)];
+    RECSYS_DCHECK(id >= 0 && id < table.rows());
+    out->row(j) = table.row(id);
+  }
+}
+
+}  // namespace recsys
