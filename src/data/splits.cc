@@ -68,8 +68,8 @@ absl::Status TemporalSplitOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("TemporalSplitOptions.test_window must be > 0, got ", test_window));
   }
-  if (__builtin_sub_overflow_p(test_start, gap, Timestamp{0}) ||
-      __builtin_add_overflow_p(test_start, test_window, Timestamp{0})) {
+  Timestamp lo = 0, hi = 0;  // __builtin_*_overflow: GCC and Clang (the _p forms are GCC only)
+  if (__builtin_sub_overflow(test_start, gap, &lo) || __builtin_add_overflow(test_start, test_window, &hi)) {
     return absl::InvalidArgumentError(absl::StrCat("TemporalSplitOptions: test_start ", test_start, " ± gap ", gap,
                                                    " / window ", test_window, " overflows int64"));
   }
