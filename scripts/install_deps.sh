@@ -12,6 +12,8 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   python3-venv python3-dev
 )
+# clang + libFuzzer runtime only for the fuzz pass (RECSYS_SANITIZE=fuzz|all scripts/test.sh).
+if [[ "${RECSYS_WITH_FUZZ:-0}" == 1 ]]; then APT_PACKAGES+=(clang libclang-rt-14-dev); fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -8,13 +8,19 @@
 #      is swapped) under ThreadSanitizer (build-tsan/).
 # CI (.ci/run) runs exactly this. RECSYS_SANITIZE=0 skips passes 2 and 3 (a
 # quicker local loop); RECSYS_SANITIZE=asan or =tsan runs only that pass.
+# RECSYS_SANITIZE=fuzz (or =all: every pass) adds a clang build (build-fuzz/)
+# and a short libFuzzer run of every reader (RECSYS_FUZZ_SECONDS each,
+# default 20) — not in CI by default: a third full library build would bring
+# the CI run near its time limit.
 #   scripts/test.sh
 #   RECSYS_SANITIZE=0 scripts/test.sh
+#   RECSYS_SANITIZE=all RECSYS_FUZZ_SECONDS=60 scripts/test.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
-bash scripts/install_deps.sh
 SANITIZE="${RECSYS_SANITIZE:-1}"
+if [[ "$SANITIZE" == fuzz || "$SANITIZE" == all ]]; then export RECSYS_WITH_FUZZ=1; fi
+bash scripts/install_deps.sh
 
 start=$(date +%s)
 log "building (Release) in build/"
@@ -30,7 +36,7 @@ log "Python tests (pytest)"
 PYTHONPATH="$ROOT/build/python" "$PY" -m pytest -q tests/python
 log "Release suites passed after $(( $(date +%s) - start )) s"
 
-if [[ "$SANITIZE" == 1 || "$SANITIZE" == asan ]]; then
+if [[ "$SANITIZE" == 1 || "$SANITIZE" == all || "$SANITIZE" == asan ]]; then
   t0=$(date +%s)
   log "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   configure build-asan -DRECSYS_SANITIZE_ADDRESS=ON -DRECSYS_SANITIZE_UNDEFINED=ON \
@@ -43,7 +49,7 @@ if [[ "$SANITIZE" == 1 || "$SANITIZE" == asan ]]; then
   log "ASan + UBSan pass took $(( $(date +%s) - t0 )) s"
 fi
 
-if [[ "$SANITIZE" == 1 || "$SANITIZE" == tsan ]]; then
+if [[ "$SANITIZE" == 1 || "$SANITIZE" == all || "$SANITIZE" == tsan ]]; then
   t0=$(date +%s)
   log "Recommender reliability tests under ThreadSanitizer (build-tsan/)"
   configure build-tsan -DRECSYS_SANITIZE_THREAD=ON -DRECSYS_BUILD_BENCHMARKS=OFF -DRECSYS_BUILD_EXAMPLES=OFF \
@@ -52,5 +58,24 @@ if [[ "$SANITIZE" == 1 || "$SANITIZE" == tsan ]]; then
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp" \
     build-tsan/tests/recsys_recommender_tests
   log "TSan pass took $(( $(date +%s) - t0 )) s"
+fi
+if [[ "$SANITIZE" == all || "$SANITIZE" == fuzz ]]; then
+  t0=$(date +%s)
+  log "short libFuzzer runs of every reader (build-fuzz/, clang, ASan+UBSan)"
+  CC=clang CXX=clang++ configure build-fuzz -DRECSYS_BUILD_FUZZERS=ON -DRECSYS_BUILD_BENCHMARKS=OFF \
+    -DRECSYS_BUILD_EXAMPLES=OFF -DRECSYS_BUILD_PYTHON=OFF -DRECSYS_BUILD_CLI=OFF
+  targets=(readers snapshot tensor_file pipeline)
+  binaries=()
+  for t in "${targets[@]}"; do binaries+=("recsys_${t}_fuzz"); done
+  cmake --build build-fuzz -j "$JOBS" --target "${binaries[@]}"
+  for t in "${targets[@]}"; do
+    corpus="build-fuzz/corpus/$t"
+    mkdir -p "$corpus"
+    if [[ "$t" == pipeline ]]; then cp tests/recommender/data/tiny_v1.rsp "$corpus/"; fi
+    build-fuzz/tests/fuzz/recsys_${t}_fuzz -max_total_time="${RECSYS_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 \
+      -timeout=10 "$corpus" 2>"build-fuzz/fuzz_$t.log" || { tail -40 "build-fuzz/fuzz_$t.log"; exit 1; }
+    log "fuzz $t: $(grep -E '^Done' "build-fuzz/fuzz_$t.log" || echo done)"
+  done
+  log "fuzz pass took $(( $(date +%s) - t0 )) s"
 fi
 log "all tests passed in $(( $(date +%s) - start )) s"
