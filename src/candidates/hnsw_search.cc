@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "recsys/core/eigen.h"
+#include "recsys/core/gather.h"
 #include "recsys/core/types.h"
 
 namespace recsys::internal {
@@ -63,12 +64,6 @@ inline float Dot(const float* a, const float* b, int d) {
     return acc.sum();
   }
   return Eigen::Map<const Eigen::VectorXf>(a, d).dot(Eigen::Map<const Eigen::VectorXf>(b, d));
-}
-
-inline void Prefetch(const float* row, int d) {
-  const char* p = reinterpret_cast<const char*>(row);
-  const int bytes = d * static_cast<int>(sizeof(float));
-  for (int off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 1);
 }
 
 }  // namespace
@@ -132,7 +127,7 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
       if (nb < 0) break;
       if (s.visited.TestAndSet(nb)) continue;
       s.batch.push_back(nb);
-      Prefetch(row(nb), d);
+      PrefetchBytes(row(nb), d * static_cast<int64_t>(sizeof(float)));
     }
     for (const int32_t nb : s.batch) {
       const Node n{Dot(query, row(nb), d), nb};

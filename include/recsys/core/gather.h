@@ -18,6 +18,12 @@
 
 namespace recsys {
 
+// Prefetches `bytes` bytes from p into cache, one hint per 64-byte line.
+inline void PrefetchBytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
+}
+
 // out (resized to ids.size() × table.cols()) gets table.row(ids[j]) in row j.
 // Every id must be in [0, table.rows()) (RECSYS_DCHECKed).
 inline void GatherRows(const MatrixF& table, std::span<const ItemIndex> ids, MatrixF* out) {
@@ -25,10 +31,9 @@ inline void GatherRows(const MatrixF& table, std::span<const ItemIndex> ids, Mat
   const Eigen::Index d = table.cols();
   out->resize(n, d);
   constexpr Eigen::Index kAhead = 8;
-  const Eigen::Index row_bytes = d * static_cast<Eigen::Index>(sizeof(float));
+  const int64_t row_bytes = d * static_cast<int64_t>(sizeof(float));
   auto prefetch = [&](Eigen::Index j) {
-    const char* p = reinterpret_cast<const char*>(table.data() + static_cast<Eigen::Index>(ids[static_cast<size_t>(j)]) * d);
-    for (Eigen::Index off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off);
+    PrefetchBytes(table.data() + static_cast<Eigen::Index>(ids[static_cast<size_t>(j)]) * d, row_bytes);
   };
   for (Eigen::Index j = 0; j < std::min(n, kAhead); ++j) prefetch(j);
   for (Eigen::Index j = 0; j < n; ++j) {

@@ -40,6 +40,7 @@
 #include <span>
 #include <vector>
 
+#include "recsys/core/gather.h"
 #include "recsys/core/types.h"
 #include "recsys/ranker/layers/attention.h"
 #include "recsys/ranker/layers/common.h"
@@ -203,15 +204,11 @@ struct LongTermEncoder {
     // Rows of a large catalogue's projections are DRAM misses: prefetch a few
     // events ahead (key and value rows, D floats each).
     constexpr Eigen::Index kAhead = 8;
-    const Eigen::Index row_bytes = d * static_cast<Eigen::Index>(sizeof(T));
+    const int64_t row_bytes = d * static_cast<int64_t>(sizeof(T));
     auto prefetch = [&](Eigen::Index j) {
       const int32_t item = items[static_cast<size_t>(j)];
-      const char* kr = reinterpret_cast<const char*>(proj.item_keys.row(item).data());
-      const char* vr = reinterpret_cast<const char*>(proj.item_values.row(item).data());
-      for (Eigen::Index off = 0; off < row_bytes; off += 64) {
-        __builtin_prefetch(kr + off);
-        __builtin_prefetch(vr + off);
-      }
+      PrefetchBytes(proj.item_keys.row(item).data(), row_bytes);
+      PrefetchBytes(proj.item_values.row(item).data(), row_bytes);
     };
     for (Eigen::Index j = 0; j < std::min(n, kAhead); ++j) prefetch(j);
     for (Eigen::Index j = 0; j < n; ++j) {
