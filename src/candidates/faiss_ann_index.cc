@@ -91,7 +91,8 @@ class Reader {
 // HNSW index that loop was ~75% of both graph construction and search time.
 // SimdIndexFlat keeps the exact same storage (and serialises as a plain
 // IndexFlat, so files stay readable by any FAISS) but hands HNSW a distance
-// computer built on Eigen's vectorised dot product, compiled for this host.
+// computer built on the graph walk's InnerProduct kernel (hnsw_search.h),
+// compiled for this host.
 class SimdFlatDistance final : public faiss::FlatCodesDistanceComputer {
  public:
   explicit SimdFlatDistance(const faiss::IndexFlat& index)
@@ -105,8 +106,9 @@ class SimdFlatDistance final : public faiss::FlatCodesDistanceComputer {
 
  private:
   float Dist(const float* a, const float* b) const {
+    if (!l2_) return internal::InnerProduct(a, b, static_cast<int>(d_));
     const Eigen::Map<const Eigen::VectorXf> va(a, d_), vb(b, d_);
-    return l2_ ? (va - vb).squaredNorm() : va.dot(vb);
+    return (va - vb).squaredNorm();
   }
   Eigen::Index d_;
   const float* xb_;

@@ -56,16 +56,6 @@ struct Scratch {
   std::vector<int32_t> batch;
 };
 
-inline float Dot(const float* a, const float* b, int d) {
-  if (d % 16 == 0) {  // fixed-size chunks: two or four independent SIMD accumulators
-    using Chunk = Eigen::Array<float, 16, 1>;
-    Chunk acc = Eigen::Map<const Chunk>(a) * Eigen::Map<const Chunk>(b);
-    for (int j = 16; j < d; j += 16) acc += Eigen::Map<const Chunk>(a + j) * Eigen::Map<const Chunk>(b + j);
-    return acc.sum();
-  }
-  return Eigen::Map<const Eigen::VectorXf>(a, d).dot(Eigen::Map<const Eigen::VectorXf>(b, d));
-}
-
 }  // namespace
 
 int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
@@ -84,7 +74,7 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
 
   // Greedy descent through the upper layers.
   int32_t cur = h.entry_point;
-  float cur_score = Dot(query, row(cur), d);
+  float cur_score = InnerProduct(query, row(cur), d);
   for (int level = h.max_level; level >= 1; --level) {
     bool moved = true;
     while (moved) {
@@ -94,7 +84,7 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
       for (size_t j = begin; j < end; ++j) {
         const int32_t nb = h.neighbors[j];
         if (nb < 0) break;
-        const float sc = Dot(query, row(nb), d);
+        const float sc = InnerProduct(query, row(nb), d);
         if (sc > cur_score || (sc == cur_score && nb < cur)) {
           cur = nb;
           cur_score = sc;
@@ -130,7 +120,7 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
       PrefetchBytes(row(nb), d * static_cast<int64_t>(sizeof(float)));
     }
     for (const int32_t nb : s.batch) {
-      const Node n{Dot(query, row(nb), d), nb};
+      const Node n{InnerProduct(query, row(nb), d), nb};
       if (res.size() < width || Better(n, res.front())) {
         cand.push_back(n);
         std::push_heap(cand.begin(), cand.end(), BestFirst());

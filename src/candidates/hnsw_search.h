@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "recsys/candidates/item_filter.h"
+#include "recsys/core/eigen.h"
 
 namespace faiss {
 struct HNSW;
@@ -30,12 +31,24 @@ struct HnswGraphView {
   const faiss::HNSW* hnsw = nullptr;
   const float* vectors = nullptr;  // n × dim, row-major (the flat storage)
   int64_t n = 0;
-  int dim = 0;
-  bool inner_product = true;  // else squared L2 (smaller is better; scores are -L2)
+  int dim = 0;  // the graph's metric is inner product (the only one AnnIndex builds)
 };
 
-// Top-k of one query: ids (kNoItem padded) and scores (inner product, or the
-// negated squared L2 distance), best first. `plan` may be null. Returns the
+// a·b over d floats: fixed 16-wide chunks (independent SIMD accumulators)
+// when d % 16 == 0, else Eigen's dot. The one distance kernel of the graph
+// walk and of the SIMD flat storage FAISS builds the graph with.
+inline float InnerProduct(const float* a, const float* b, int d) {
+  if (d % 16 == 0) {
+    using Chunk = Eigen::Array<float, 16, 1>;
+    Chunk acc = Eigen::Map<const Chunk>(a) * Eigen::Map<const Chunk>(b);
+    for (int j = 16; j < d; j += 16) acc += Eigen::Map<const Chunk>(a + j) * Eigen::Map<const Chunk>(b + j);
+    return acc.sum();
+  }
+  return Eigen::Map<const Eigen::VectorXf>(a, d).dot(Eigen::Map<const Eigen::VectorXf>(b, d));
+}
+
+// Top-k of one query: ids (kNoItem padded) and inner-product scores, best
+// first. `plan` may be null. Returns the
 // number of results found.
 int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
                   float* scores);
