@@ -137,7 +137,9 @@ TEST(ItemFilter, PlansAgreeWithIsAllowed) {
 class ExactOracleTest : public ::testing::TestWithParam<ExactSearchOptions> {};
 
 TEST_P(ExactOracleTest, MatchesOracleWithAndWithoutFilters) {
-  const int64_t n = 3001, b = 37;
+  // b = 37 takes the fp32 panel kernel, b = 5 and 1 the int8 pre-pass.
+  for (const int64_t b : {37, 5, 1}) {
+  const int64_t n = 3001;
   const int d = 16, k = 50;
   MatrixF items = IntegerMatrix(n, d, 1), queries = IntegerMatrix(b, d, 2);
   ExactSearcher exact(items.data(), n, d, GetParam());
@@ -155,6 +157,7 @@ TEST_P(ExactOracleTest, MatchesOracleWithAndWithoutFilters) {
     MatrixF ref_scores(b, k);
     ASSERT_TRUE(ExactSearchReference(items, queries, k, filters, ref_ids, ref_scores).ok());
     EXPECT_EQ(ref_ids, want_ids);
+  }
   }
 }
 
@@ -199,6 +202,77 @@ TEST(ExactSearch, RejectsBadArguments) {
   SeenItemsFilter s(std::vector<ItemIndex>{1});
   const ItemFilter* three[] = {&s, &s, &s};
   EXPECT_EQ(exact.Search(q4, 3, three, ids, scores).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The int8 pre-pass (batches below prepass_max_batch) must give exactly what
+// the full-precision kernel gives: same ids, same float scores.
+void ExpectPrepassMatchesFull(const MatrixF& items, const MatrixF& queries, int k,
+                              const std::vector<const ItemFilter*>& filters, const std::string& what) {
+  ExactSearcher with(items.data(), items.rows(), static_cast<int>(items.cols()));
+  ExactSearcher without(items.data(), items.rows(), static_cast<int>(items.cols()),
+                        ExactSearchOptions{.int8_prepass = false});
+  ASSERT_GT(with.prepass_bytes(), 0);
+  ASSERT_EQ(without.prepass_bytes(), 0);
+  const int64_t b = queries.rows();
+  IdMatrix ids1(b, k), ids2(b, k);
+  MatrixF s1(b, k), s2(b, k);
+  ASSERT_TRUE(with.Search(queries, k, filters, ids1, s1).ok());
+  ASSERT_TRUE(without.Search(queries, k, filters, ids2, s2).ok());
+  EXPECT_EQ(ids1, ids2) << what;
+  EXPECT_EQ(s1.cwiseEqual(s2).count() + (s1.array().isNaN() && s2.array().isNaN()).count(), s1.size()) << what;
+  CheckRows(ids1, s1, filters);
+}
+
+TEST(ExactSearch, PrepassMatchesFullPrecision) {
+  // Clustered float vectors: many near-ties around the k-th score.
+  MatrixF items = ClusteredUnitVectors(30011, 48, 40, 0.3f, 5, 6);
+  for (int64_t b : {1, 2, 3, 4, 5, 7}) {
+    MatrixF queries = ClusteredUnitVectors(b, 48, 40, 0.3f, 5, 60 + b);
+    Filters f = MakeFilters(b, static_cast<int32_t>(items.rows()), 11);
+    ExpectPrepassMatchesFull(items, queries, 100, {}, "b=" + std::to_string(b));
+    ExpectPrepassMatchesFull(items, queries, 100, f.per_query, "filtered b=" + std::to_string(b));
+    ExpectPrepassMatchesFull(items, queries, 7, {f.per_query[0]}, "shared filter b=" + std::to_string(b));
+  }
+}
+
+TEST(ExactSearch, PrepassHandlesHostileRows) {
+  // Exact ties (duplicated rows), zero rows, tiny and huge magnitudes, NaN and
+  // Inf entries: the bound must stay valid or the row must always be
+  // re-scored.
+  MatrixF items = ClusteredUnitVectors(5000, 16, 10, 0.5f, 7, 8);
+  for (int64_t i = 100; i < 200; ++i) items.row(i) = items.row(7);  // 101 equal rows
+  items.row(300).setZero();
+  items.row(301) *= 1e-30f;
+  items.row(302) *= 1e20f;
+  items(303, 4) = std::numeric_limits<float>::quiet_NaN();
+  items(304, 0) = std::numeric_limits<float>::infinity();
+  items(305, 1) = -std::numeric_limits<float>::infinity();
+  items.row(306) *= 3e15f;
+  MatrixF queries(6, 16);
+  queries.row(0) = items.row(7);
+  queries.row(1) = items.row(2000) * 1e-8f;  // below the pre-pass norm range: full path
+  queries.row(2) = items.row(2001) * 1e16f;  // above it
+  queries.row(3) = -items.row(7);
+  queries.row(4) = items.row(3000);
+  queries.row(5).setZero();
+  for (int k : {1, 50, 150}) {
+    for (int64_t q = 0; q < queries.rows(); ++q) {
+      ExpectPrepassMatchesFull(items, queries.middleRows(q, 1), k, {},
+                               "query " + std::to_string(q) + " k=" + std::to_string(k));
+    }
+    ExpectPrepassMatchesFull(items, queries.topRows(4), k, {}, "batch k=" + std::to_string(k));
+  }
+  // The 101 equal rows tie; ids ascend among them.
+  ExactSearcher exact(items.data(), items.rows(), 16);
+  IdMatrix ids(1, 120);
+  MatrixF scores(1, 120);
+  MatrixF q0 = items.row(7);
+  ASSERT_TRUE(exact.Search(q0, 120, {}, ids, scores).ok());
+  std::vector<int32_t> tied;
+  for (int j = 0; j < 120; ++j) {
+    if (scores(0, j) == scores(0, 0) && ids(0, j) != 302 && ids(0, j) != 306) tied.push_back(ids(0, j));
+  }
+  EXPECT_TRUE(std::is_sorted(tied.begin(), tied.end()));
 }
 
 TEST(ExactSearch, IdenticalAcrossThreadCounts) {

@@ -5,17 +5,35 @@
 //   queries b × d, row-major
 //   ids     b × k, row-major, padded with -1;  scores b × k, padded with -inf
 //
-// Kernel (see src/candidates/exact_search.cc): items are cut into cache-sized
-// tiles of `item_tile` rows and queries into blocks of `query_block` rows;
-// each (query block, tile) pair is one Eigen GEMM `S.noalias() = Q * Tᵀ`.
-// Excluded items of a query are written as -inf into its row of S (sorted
-// exclusion lists) or masked by its allow bitmap; each row is then scanned 16
-// scores at a time against the running k-th best score, so almost every score
-// is rejected by one SIMD compare and only survivors touch the bounded heap.
-// There is no per-item virtual call. Work is split into (query block, item
-// shard) tasks on oneTBB; the split depends only on (b, n, options), and the
-// merge keeps the total order (score desc, id asc), so results are identical
-// for any thread count.
+// Scores. Every score is the same float for every path, batch size and thread
+// count: s(q, j) = fma(q[d-1], x[d-1], ... fma(q[1], x[1], q[0]·x[0])), the
+// dims summed in order with fused multiply-adds. Results are the top k by
+// (score desc, id asc) among the allowed items.
+//
+// Kernel (see src/candidates/exact_search.cc), two paths:
+//  * Batches of at least `prepass_max_batch` queries: queries are packed into
+//    panels of 16 (two AVX2 lanes of 8, one query per lane) and items are read
+//    in place (row-major, no packing); a 16 × 6 register micro-kernel
+//    accumulates 16 queries × 6 items and compares the 12 accumulators with
+//    the queries' running k-th best scores in registers, so the score tile is
+//    never written to memory and only survivors (rare) touch the bounded heap
+//    and the filter. Items are walked in `item_tile` rows (kept in L2 while
+//    every panel of a `query_block` passes over them).
+//  * Smaller batches (memory-bound: one pass over n·d floats per query): an
+//    int8 pre-pass. At construction each row is quantised to int8 with its own
+//    scale (4× fewer bytes to stream) and a rigorous bound r_j on the error is
+//    stored: |s(q, j) − ŝ(q, j)| ≤ ‖q‖·r_j for the pre-pass score ŝ, covering
+//    quantisation and float rounding of both computations. The pre-pass keeps
+//    the k-th largest lower bound L and every item whose upper bound reaches
+//    it; only those are re-scored exactly. Results are identical to the
+//    full-precision path (the exact top k is always among the survivors).
+//    Costs n·(d + 8) bytes; `int8_prepass = false` saves them.
+// Filters are applied only to items that beat the running threshold (sorted
+// exclusion lists are walked with a cursor; allow masks are one bit test), so
+// filtered search costs what unfiltered search costs. Work is split into
+// (query block, item shard) tasks on oneTBB; every score is the same float
+// whatever the split and the merge keeps the total order, so results are
+// identical for any thread count.
 //
 //   recsys::ExactSearcher exact(items.data(), items.rows(), items.cols());
 //   recsys::Matrix<int32_t> ids(b, k);
@@ -28,6 +46,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 
 #include "absl/status/status.h"
@@ -43,9 +62,15 @@ struct ExactSearchOptions {
   int item_tile = 512;
   // Queries per block (rows of Q in one GEMM). Range [1, 4096].
   int query_block = 128;
-  // Items per shard when the batch has few query blocks: item shards are the
-  // unit of parallelism for small batches. Multiple of item_tile.
-  int64_t item_shard = 65536;
+  // Items per shard (the unit of parallelism when the batch has few query
+  // blocks). 0 = auto: items are cut only as far as the available threads
+  // need. Otherwise a multiple of item_tile. Results never depend on it.
+  int64_t item_shard = 0;
+  // Build the int8 pre-pass at construction (n·(d + 8) extra bytes) and use
+  // it for batches of fewer than `prepass_max_batch` queries.
+  bool int8_prepass = true;
+  // Range [0, 4096]; 0 never uses the pre-pass.
+  int prepass_max_batch = 8;
 
   absl::Status Validate() const;
 };
@@ -58,6 +83,8 @@ class ExactSearcher {
   int64_t size() const { return n_; }
   int dim() const { return d_; }
   const float* items() const { return items_; }
+  // Bytes held by the int8 pre-pass (0 without it).
+  int64_t prepass_bytes() const;
 
   // filters: empty (none), size 1 (shared by all queries) or size b (one per
   // query, null = none). k > 0; queries.cols() == dim().
@@ -70,10 +97,16 @@ class ExactSearcher {
                                Eigen::Ref<Matrix<int32_t>> ids, MatrixRef scores) const;
 
  private:
+  struct Prepass;  // int8 codes, scales and error bounds (exact_search.cc)
+
+  absl::Status SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
+                             Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
+
   const float* items_;
   int64_t n_;
   int d_;
   ExactSearchOptions options_;
+  std::shared_ptr<const Prepass> prepass_;  // null without the pre-pass
 };
 
 // The simple reference: full score matrix, filter, TopKRows. O(b·n) memory;
