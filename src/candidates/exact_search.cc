@@ -311,8 +311,10 @@ void PrepassRange(const int8_t* codes, const float* scale, const float* radius, 
                   int64_t b1, PrepassQuery* const* qs) {
   float lo_th[G];
   for (int g = 0; g < G; ++g) lo_th[g] = qs[g]->lower.threshold();
+  constexpr int64_t kAheadBlocks = 8;
   for (int64_t blk = b0; blk < b1; ++blk) {
     const int8_t* c = codes + blk * d * 8;
+    if (blk + kAheadBlocks < b1) PrefetchBytes(c + kAheadBlocks * d * 8, int64_t{d} * 8);
     float sa[G][8];
 #if defined(__AVX2__) && defined(__FMA__)
     __m256 acc[G];
@@ -370,25 +372,37 @@ ExactSearcher::ExactSearcher(const float* items, int64_t n, int d, ExactSearchOp
     : items_(items), n_(n), d_(d), options_(options) {
   RECSYS_CHECK(options_.Validate().ok()) << options_.Validate().message();
   RECSYS_CHECK(n_ >= 0 && d_ > 0 && (n_ == 0 || items_ != nullptr));
-  if (options_.int8_prepass && options_.prepass_max_batch > 0 && n_ > 0) {
+}
+
+const ExactSearcher::Prepass* ExactSearcher::GetPrepass() const {
+  if (!options_.int8_prepass || options_.prepass_max_batch == 0 || n_ == 0) return nullptr;
+  std::call_once(prepass_once_, [this] {
     auto pp = std::make_shared<Prepass>();
     pp->blocks = (n_ + 7) / 8;
     pp->codes.assign(static_cast<size_t>(pp->blocks * d_ * 8), 0);
     pp->scale.assign(static_cast<size_t>(pp->blocks * 8), 0.0f);
     pp->radius.assign(static_cast<size_t>(pp->blocks * 8), 0.0f);
-    ParallelFor(0, n_, 4096, [&](int64_t rb, int64_t re) {
-      for (int64_t j = rb; j < re; ++j) {
-        QuantizeRow(items_ + j * d_, d_, pp->codes.data() + (j / 8) * d_ * 8 + (j % 8),
-                    pp->scale.data() + j, pp->radius.data() + j);
-      }
+    // Isolated: while waiting for its chunks this thread must not pick up an
+    // unrelated task that could re-enter call_once (a search inside a batch).
+    oneapi::tbb::this_task_arena::isolate([&] {
+      ParallelFor(0, n_, 4096, [&](int64_t rb, int64_t re) {
+        for (int64_t j = rb; j < re; ++j) {
+          QuantizeRow(items_ + j * d_, d_, pp->codes.data() + (j / 8) * d_ * 8 + (j % 8), pp->scale.data() + j,
+                      pp->radius.data() + j);
+        }
+      });
     });
     prepass_ = std::move(pp);
-  }
+  });
+  return prepass_.get();
 }
 
+void ExactSearcher::Prepare() const { (void)GetPrepass(); }
+
 int64_t ExactSearcher::prepass_bytes() const {
-  if (prepass_ == nullptr) return 0;
-  return static_cast<int64_t>(prepass_->codes.size() + 4 * (prepass_->scale.size() + prepass_->radius.size()));
+  const Prepass* pp = GetPrepass();
+  if (pp == nullptr) return 0;
+  return static_cast<int64_t>(pp->codes.size() + 4 * (pp->scale.size() + pp->radius.size()));
 }
 
 absl::Status ExactSearcher::Search(ConstMatrixRef queries, int k, std::span<const ItemFilter* const> filters,
@@ -406,7 +420,7 @@ absl::Status ExactSearcher::Search(ConstMatrixRef queries, int k, std::span<cons
 absl::Status ExactSearcher::SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
                                           Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
   const int64_t b = queries.rows();
-  const Prepass& pp = *prepass_;
+  const Prepass& pp = *GetPrepass();
   // Contiguous copy of the queries and their norms.
   std::vector<float> qbuf(static_cast<size_t>(b * d_));
   std::vector<float> norms(static_cast<size_t>(b));
@@ -493,7 +507,7 @@ absl::Status ExactSearcher::SearchWithPlans(ConstMatrixRef queries, int k, std::
   }
   if (b == 0) return absl::OkStatus();
 
-  if (prepass_ != nullptr && b < options_.prepass_max_batch) {
+  if (b < options_.prepass_max_batch && GetPrepass() != nullptr) {
     // The bound needs finite queries of moderate norm; others take the
     // full-precision path (same results, full cost).
     bool ok = true;

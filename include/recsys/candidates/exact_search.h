@@ -27,7 +27,8 @@
 //    the k-th largest lower bound L and every item whose upper bound reaches
 //    it; only those are re-scored exactly. Results are identical to the
 //    full-precision path (the exact top k is always among the survivors).
-//    Costs n·(d + 8) bytes; `int8_prepass = false` saves them.
+//    Costs n·(d + 8) bytes, built on the first search that uses it (or by
+//    Prepare()); `int8_prepass = false` saves them.
 // Filters are applied only to items that beat the running threshold (sorted
 // exclusion lists are walked with a cursor; allow masks are one bit test), so
 // filtered search costs what unfiltered search costs. Work is split into
@@ -47,6 +48,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 
 #include "absl/status/status.h"
@@ -83,7 +85,10 @@ class ExactSearcher {
   int64_t size() const { return n_; }
   int dim() const { return d_; }
   const float* items() const { return items_; }
-  // Bytes held by the int8 pre-pass (0 without it).
+  // Builds the int8 pre-pass now (otherwise the first small batch does);
+  // no-op without it or when built. Thread-safe.
+  void Prepare() const;
+  // Bytes held by the int8 pre-pass (0 when disabled); builds it if needed.
   int64_t prepass_bytes() const;
 
   // filters: empty (none), size 1 (shared by all queries) or size b (one per
@@ -99,6 +104,8 @@ class ExactSearcher {
  private:
   struct Prepass;  // int8 codes, scales and error bounds (exact_search.cc)
 
+  const Prepass* GetPrepass() const;  // null when disabled
+
   absl::Status SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
                              Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
 
@@ -106,7 +113,8 @@ class ExactSearcher {
   int64_t n_;
   int d_;
   ExactSearchOptions options_;
-  std::shared_ptr<const Prepass> prepass_;  // null without the pre-pass
+  mutable std::once_flag prepass_once_;
+  mutable std::shared_ptr<const Prepass> prepass_;  // set once under prepass_once_
 };
 
 // The simple reference: full score matrix, filter, TopKRows. O(b·n) memory;
