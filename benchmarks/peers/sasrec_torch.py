@@ -9,9 +9,12 @@ Model (must stay identical to include/recsys/ranker/short_term_encoder.h):
              x = z * valid
   states = LN_f(x);  LayerNorm eps 1e-8
 Loss: "ce" full softmax over the catalogue at every position; "gbce"/"bce":
-the target vs K uniform negatives shared by the batch, accidental hits
-masked, mean over all terms, gBCE beta = 1 - t(1 - K/(N-1)), t = 0.75;
-"sampled_softmax": softmax over target + the shared negatives.
+the target vs K uniform negatives, drawn for every position
+(--sharing position, gSASRec's sampling: E[negs] gathered as B·S × K × D, as
+the gSASRec reference code does) or shared by the batch (--sharing batch: one
+GEMM), accidental hits masked, mean over all terms,
+gBCE beta = 1 - t(1 - K/(N-1)), t = 0.75; "sampled_softmax": softmax over
+target + the negatives.
 Optimiser: Adam(lr 1e-3, betas (0.9, 0.98)), tied input/output embeddings.
 
 Prints one JSON object on the last line of stdout:
@@ -36,6 +39,7 @@ def main():
     p.add_argument("--blocks", type=int, default=2)
     p.add_argument("--heads", type=int, default=1)
     p.add_argument("--negatives", type=int, default=256)
+    p.add_argument("--sharing", default="position", choices=["position", "batch"])
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
@@ -108,10 +112,15 @@ def main():
         if a.loss == "ce":
             loss = F.cross_entropy(h @ E.t(), t)
         else:
-            negs = torch.randint(0, N, (a.negatives,))
             pos = (h * E[t]).sum(-1, keepdim=True)
-            neg = h @ E[negs].t()
-            mask = (negs.unsqueeze(0) != t.unsqueeze(1)).float()
+            if a.sharing == "batch":
+                negs = torch.randint(0, N, (a.negatives,))
+                neg = h @ E[negs].t()
+                mask = (negs.unsqueeze(0) != t.unsqueeze(1)).float()
+            else:
+                negs = torch.randint(0, N, (t.numel(), a.negatives))
+                neg = torch.bmm(E[negs], h.unsqueeze(-1)).squeeze(-1)  # (B·S) x K
+                mask = (negs != t.unsqueeze(1)).float()
             if a.loss == "sampled_softmax":
                 logits = torch.cat([pos, neg.masked_fill(mask == 0, float("-inf"))], 1)
                 loss = F.cross_entropy(logits, torch.zeros_like(t))

@@ -40,6 +40,7 @@ struct BenchTrainArgs {
   int blocks = 2;
   int heads = 1;
   int negatives = 256;
+  std::string sharing = "position";  // negatives per position (gSASRec) or per batch
   double dropout = 0.2;
   int steps = 5;
   int warmup = 1;
@@ -127,7 +128,8 @@ nlohmann::json RunOurs(const BenchTrainArgs& a, std::string* error) {
   nlohmann::json cfg_json = {{"dim", a.dim},         {"num_blocks", a.blocks},   {"num_heads", a.heads},
                              {"max_len", a.seq_len}, {"dropout", a.dropout},     {"loss", a.loss},
                              {"num_negatives", a.negatives}, {"batch_size", a.batch},
-                             {"num_shards", a.shards}, {"epochs", 1},           {"beta2", 0.98}};
+                             {"num_shards", a.shards}, {"epochs", 1},           {"beta2", 0.98},
+                             {"negative_sharing", a.sharing}};
   if (a.loss == "gbce") cfg_json["gbce_t"] = 0.75;
   auto cfg = SasRecConfig::FromJson(cfg_json.dump());
   if (!cfg.ok()) {
@@ -166,9 +168,9 @@ nlohmann::json RunTorch(const BenchTrainArgs& a, std::string* why_not) {
   }
   const std::string cmd = absl::StrFormat(
       "'%s' '%s' --loss %s --dim %d --threads %d --batch %d --seq-len %d --items %d --blocks %d --heads %d "
-      "--negatives %d --dropout %g --steps %d --warmup %d --seed %d 2>&1",
+      "--negatives %d --sharing %s --dropout %g --steps %d --warmup %d --seed %d 2>&1",
       python, script, a.loss, a.dim, a.threads, a.batch, a.seq_len, a.items, a.blocks, a.heads, a.negatives,
-      a.dropout, a.steps, a.warmup, static_cast<int>(a.seed));
+      a.sharing, a.dropout, a.steps, a.warmup, static_cast<int>(a.seed));
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) {
     *why_not = "could not start " + python;
@@ -207,7 +209,10 @@ recsys::cli::RunFn SetupBenchTrain(CLI::App* app) {
   app->add_option("--items", a->items, "catalogue size")->check(CLI::Range(2, 1 << 30));
   app->add_option("--blocks", a->blocks, "self-attention blocks")->check(CLI::PositiveNumber);
   app->add_option("--heads", a->heads, "attention heads")->check(CLI::PositiveNumber);
-  app->add_option("--negatives", a->negatives, "sampled negatives (shared per shard/batch)")->check(CLI::PositiveNumber);
+  app->add_option("--negatives", a->negatives, "sampled negatives")->check(CLI::PositiveNumber);
+  app->add_option("--sharing", a->sharing,
+                  "position: fresh negatives for every position (gSASRec; default) | batch: one set per batch")
+      ->check(CLI::IsMember({"position", "batch"}));
   app->add_option("--dropout", a->dropout, "dropout probability")->check(CLI::Range(0.0, 0.99));
   app->add_option("--steps", a->steps, "timed optimizer steps")->check(CLI::PositiveNumber);
   app->add_option("--warmup", a->warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
@@ -246,6 +251,7 @@ recsys::cli::RunFn SetupBenchTrain(CLI::App* app) {
         {"blocks", a->blocks},
         {"heads", a->heads},
         {"negatives", a->loss == "ce" ? 0 : a->negatives},
+        {"negative_sharing", a->loss == "ce" ? "" : a->sharing},
         {"steps", a->steps},
         {"ours_events_per_s", ours_eps},
         {"ours_seconds_per_step", ours["seconds_per_step"]},
