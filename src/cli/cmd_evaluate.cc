@@ -17,7 +17,7 @@ struct EvaluateArgs {
   std::string model;
   std::string data;
   std::string format = "auto";
-  std::string protocol;
+  recsys::cli::SplitFlags protocol;
   std::string split = "test";
   std::string input;
   std::string targets;
@@ -32,7 +32,10 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
   const auto start = std::chrono::steady_clock::now();
   if (a.data.empty() == a.input.empty()) return Fail("give exactly one of --data or --input/--targets");
   if (!a.input.empty() && a.targets.empty()) return Fail("--input needs --targets");
-  if (!a.data.empty() && a.protocol != "loo") return Fail("--data needs --protocol loo");
+  if (!a.data.empty() && a.protocol.protocol != "loo" && a.protocol.protocol != "time") {
+    return Fail("--data needs --protocol loo or time");
+  }
+  if (a.protocol.protocol == "time" && a.split != "test") return Fail("--protocol time has only --split test");
   if (a.split != "valid" && a.split != "test") return Fail("--split must be valid or test");
   if (a.threads < 0) return Fail("--threads must be >= 0");
   if (a.batch_size < 1) return Fail("--batch-size must be >= 1");
@@ -49,7 +52,8 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
     auto split = recsys::cli::LoadSplitData(a.data, a.format, a.protocol);
     if (!split.ok()) return Fail(split.status());
     const recsys::EvalSet& chosen = a.split == "valid" ? split->valid : split->test;
-    cases = recsys::RemapEvalSet(chosen, split->train.item_vocab(), vocab);
+    cases = recsys::RemapEvalSet(recsys::cli::SampleCases(chosen, a.protocol.max_eval_users),
+                                 split->train.item_vocab(), vocab);
   } else {
     auto read = recsys::ReadEvalSet(a.input, a.targets, vocab);
     if (!read.ok()) return Fail(read.status());
@@ -66,7 +70,10 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
   if (!result.ok()) return Fail(result.status());
   nlohmann::json out = recsys::cli::EvalJson(*result);
   out["model_type"] = (*model)->type();
-  if (!a.data.empty()) out["split"] = a.split;
+  if (!a.data.empty()) {
+    out["split"] = a.split;
+    out["protocol"] = a.protocol.protocol;
+  }
   out["filter_seen"] = options.filter_seen;
   out["eval_seconds"] = result->seconds;
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -82,7 +89,10 @@ RECSYS_CLI_COMMAND(evaluate, "", "Evaluate a saved model (full-catalogue ranking
   app->add_option("--model", a->model, "model file")->required();
   app->add_option("--data", a->data, "dataset file, split per --protocol");
   app->add_option("--format", a->format, "auto|seq|seq-user|csv|tsv|snapshot")->capture_default_str();
-  app->add_option("--protocol", a->protocol, "loo (required with --data)");
+  a->protocol.protocol.clear();
+  a->protocol.AddTo(app, "loo | time (required with --data)");
+  app->add_option("--max-users", a->protocol.max_eval_users,
+                  "evaluate at most this many cases (every ⌈cases/N⌉-th; 0 = all)");
   app->add_option("--split", a->split, "valid|test (with --data)")->capture_default_str();
   app->add_option("--input", a->input, "histories (seq file, external ids)");
   app->add_option("--targets", a->targets, "targets (one external id per line)");

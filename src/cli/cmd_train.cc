@@ -24,7 +24,7 @@ struct TrainArgs {
   std::string config_path;
   std::string data;
   std::string format = "auto";
-  std::string protocol = "loo";
+  recsys::cli::SplitFlags split;
   std::string train_input;
   std::string valid_input;
   std::string valid_targets;
@@ -69,10 +69,11 @@ int RunTrain(const TrainArgs& a, const recsys::cli::GlobalFlags& g) {
   recsys::LooSplit data;
   bool have_valid = false;
   if (!a.data.empty()) {
-    auto split = recsys::cli::LoadSplitData(a.data, a.format, a.protocol);
+    auto split = recsys::cli::LoadSplitData(a.data, a.format, a.split);
     if (!split.ok()) return Fail(split.status());
     data = *std::move(split);
-    have_valid = a.protocol == "loo";
+    data.test = recsys::EvalSet{};  // training never reads the test cases: free them
+    have_valid = a.split.protocol == "loo";
   } else {
     auto train = recsys::LoadDataset(a.train_input, recsys::InputFormat::kSeq);
     if (!train.ok()) return Fail(train.status());
@@ -143,7 +144,7 @@ RECSYS_CLI_COMMAND(train, "", "Train a model and save it to one file", [](CLI::A
   app->add_option("--config", a->config_path, "model config, a JSON object file");
   app->add_option("--data", a->data, "dataset file (split per --protocol)");
   app->add_option("--format", a->format, "auto|seq|seq-user|csv|tsv|snapshot")->capture_default_str();
-  app->add_option("--protocol", a->protocol, "loo (train on the split's train part) | none")->capture_default_str();
+  a->split.AddTo(app, "loo (train on the split's train part) | time (train on events before the test window) | none");
   app->add_option("--train-input", a->train_input, "training sequences (seq file)");
   app->add_option("--valid-input", a->valid_input, "validation histories (seq file)");
   app->add_option("--valid-targets", a->valid_targets, "validation targets (one id per line)");

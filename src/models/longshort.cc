@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "config_json.h"
+#include "recsys/core/check.h"
 #include "recsys/core/gather.h"
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
@@ -319,20 +320,63 @@ LossSum LongShortModel::ForwardBackward(std::span<const int64_t> example_ids, Rn
   const ConstMapMatrixF emb_table = arena_.Value(layout_.item_emb);
   const Eigen::Ref<const MatrixF> items = has_content ? Eigen::Ref<const MatrixF>(item_table_)
                                                       : Eigen::Ref<const MatrixF>(emb_table);
-  MatrixF d_items = MatrixF::Zero(items.rows(), items.cols());
   LongShortNet<float>::Workspace ws;
   auto g = layout_.BindGrads<float>(grads.data(), arena_);
   const bool use_short = net_.short_weight > 0;
   const double long_scale = use_short ? long_scale_ : 1.0;
-  const LossParts parts =
-      LongShortNet<float>::Run(items, layout_.BindParams<float>(arena_.data(), arena_), net_, batch,
-                               short_sampled ? &short_cand : nullptr, long_sampled ? &long_cand : nullptr,
-                               /*training=*/true, &rng, &ws, &g, &d_items, long_scale);
-  // Item rows with a gradient (row-sparse for the lazy optimizer).
-  const int64_t d = d_items.cols();
-  for (Eigen::Index r = 0; r < d_items.rows(); ++r) {
-    if (d_items.row(r).cwiseAbs().maxCoeff() == 0.0f) continue;
-    Eigen::Map<RowVectorF>(grads.Row(layout_.item_emb, r), d) += d_items.row(r);
+  const auto params = layout_.BindParams<float>(arena_.data(), arena_);
+  LossParts parts;
+  MatrixF d_items;  // content path only: dE for the content projection too
+  if (!has_content) {
+    // dE goes straight into this shard's gradient table: no N × D scratch.
+    // Rows the batch references are flagged, then the non-zero ones are
+    // marked touched in ascending order (what a scan of all rows would give)
+    // — unless a loss is full softmax, which writes every row.
+    MapMatrixF table = grads.DenseUntracked(layout_.item_emb);
+    layers::MatRef<float> d_ref(table);
+    parts = LongShortNet<float>::Run(items, params, net_, batch, short_sampled ? &short_cand : nullptr,
+                                     long_sampled ? &long_cand : nullptr, /*training=*/true, &rng, &ws, &g,
+                                     &d_ref, long_scale);
+    const int64_t n = table.rows();
+    const bool full_softmax = (use_short && !short_sampled) || (net_.long_weight > 0 && !long_sampled);
+    thread_local std::vector<uint8_t> flag;
+    if (!full_softmax) {
+      flag.resize(static_cast<size_t>(n), 0);
+      auto mark = [&](std::span<const int32_t> ids) {
+        for (int32_t id : ids) {
+          if (id >= 0) flag[static_cast<size_t>(id)] = 1;
+        }
+      };
+      mark(batch.window);
+      mark(batch.short_targets);
+      mark(batch.long_items);
+      mark(batch.long_targets);
+      if (short_sampled) mark(short_cand.items);
+      if (long_sampled) mark(long_cand.items);
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      if (!full_softmax) {
+        if (!flag[static_cast<size_t>(r)]) {
+          // An unreferenced row must have stayed zero (the buffer's invariant).
+          RECSYS_DCHECK(table.row(r).isZero(0.0f));
+          continue;
+        }
+        flag[static_cast<size_t>(r)] = 0;
+      }
+      if (table.row(r).cwiseAbs().maxCoeff() != 0.0f) grads.MarkTouched(layout_.item_emb, r);
+    }
+  } else {
+    d_items = MatrixF::Zero(items.rows(), items.cols());
+    layers::MatRef<float> d_ref(d_items);
+    parts = LongShortNet<float>::Run(items, params, net_, batch, short_sampled ? &short_cand : nullptr,
+                                     long_sampled ? &long_cand : nullptr, /*training=*/true, &rng, &ws, &g,
+                                     &d_ref, long_scale);
+    // Item rows with a gradient (row-sparse for the lazy optimizer).
+    const int64_t d = d_items.cols();
+    for (Eigen::Index r = 0; r < d_items.rows(); ++r) {
+      if (d_items.row(r).cwiseAbs().maxCoeff() == 0.0f) continue;
+      Eigen::Map<RowVectorF>(grads.Row(layout_.item_emb, r), d) += d_items.row(r);
+    }
   }
   if (has_content) {
     LongShortNet<float>::ItemTableBackward(content_, d_items, grads.Dense(layout_.content_proj));

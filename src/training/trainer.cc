@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerConfig& co
 }
 
 Trainer::Trainer(const TrainerConfig& config, TrainableModel* model, std::unique_ptr<AdamW> optimizer)
-    : config_(config), model_(model), optimizer_(std::move(optimizer)), total_grad_(model->params()) {
+    : config_(config), model_(model), optimizer_(std::move(optimizer)) {
   shard_grads_.reserve(static_cast<size_t>(config.num_shards));
   for (int s = 0; s < config.num_shards; ++s) shard_grads_.emplace_back(model->params());
 }
@@ -195,18 +195,20 @@ double Trainer::Step() {
     }
   });
   // Reduce in shard order: bit-identical for any thread count.
-  total_grad_.Zero();
+  // Into shard 0's buffer: 0 + g_0 == g_0 exactly, so this equals a reduction
+  // into a zeroed total.
+  GradBuffer& total_grad = shard_grads_[0];
   LossSum total;
   last_events_ = 0;
   for (int64_t s = 0; s < shards; ++s) {
-    total_grad_.AddFrom(shard_grads_[static_cast<size_t>(s)]);
+    if (s > 0) total_grad.AddFrom(shard_grads_[static_cast<size_t>(s)]);
     total.loss += sums[static_cast<size_t>(s)].loss;
     total.count += sums[static_cast<size_t>(s)].count;
     last_events_ += events[static_cast<size_t>(s)];
   }
-  if (total.count > 0.0) total_grad_.Scale(static_cast<float>(1.0 / total.count));
-  last_grad_norm_ = ClipGradNorm(total_grad_, config_.clip_norm);
-  optimizer_->Step(model_->params(), total_grad_, LrMultiplier(config_.schedule, step_));
+  if (total.count > 0.0) total_grad.Scale(static_cast<float>(1.0 / total.count));
+  last_grad_norm_ = ClipGradNorm(total_grad, config_.clip_norm);
+  optimizer_->Step(model_->params(), total_grad, LrMultiplier(config_.schedule, step_));
   model_->AfterStep();
   ++step_;
   pos_in_epoch_ += batch;

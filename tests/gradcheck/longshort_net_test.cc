@@ -112,9 +112,10 @@ void RunCase(const Case& c) {
   MatrixD e;
   item_table(&e);
   MatrixD d_items = MatrixD::Zero(n, cfg.dim());
+  layers::MatRef<double> d_ref(d_items);
   auto g = layout.BindGrads<double>(grads.data(), arena);
   const LossParts parts = LongShortNet<double>::Run(e, layout.BindParams<double>(values.data(), arena), cfg, batch,
-                                                    sc, lc, false, nullptr, &ws, &g, &d_items, long_scale);
+                                                    sc, lc, false, nullptr, &ws, &g, &d_ref, long_scale);
   EXPECT_GT(parts.short_count, 0);
   EXPECT_EQ(parts.long_count, 3);
   EXPECT_NEAR(parts.total, loss(), 1e-12);

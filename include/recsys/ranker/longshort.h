@@ -32,10 +32,11 @@
 //   arena.Allocate();  layout.Init(&arena, rng);
 //   LongShortBatch batch;  AppendExample(prefix, prefix_ts, next_item, net_config, &batch);
 //   LongShortNet<float>::Workspace ws;  MatrixF d_items = MatrixF::Zero(N, D);
+//   layers::MatRef<float> d_ref(d_items);   // or a view of a gradient buffer's table
 //   auto grads = layout.BindGrads<float>(grad_buffer.data(), arena);
 //   LossParts parts = LongShortNet<float>::Run(E, layout.BindParams<float>(arena.data(), arena),
 //       net_config, batch, /*short_cand=*/nullptr, /*long_cand=*/nullptr, true, &rng, &ws,
-//       &grads, &d_items, /*long_scale=*/1.0);
+//       &grads, &d_ref, /*long_scale=*/1.0);
 //
 // Thread safety: stateless functions; one Workspace per caller.
 #pragma once
@@ -352,12 +353,14 @@ struct LongShortNet {
 
   // Forward (and, when grads != nullptr, backward) of the whole network on
   // `batch`. Sampled losses need the candidate sets (column 0 = positive):
-  // short_cand has B·S rows, long_cand B rows. d_items (N × D) accumulates
-  // dtotal/dE. Returns the loss parts.
+  // short_cand has B·S rows, long_cand B rows. d_items (N × D, any row-major
+  // storage) accumulates dtotal/dE; only rows the batch references (window,
+  // history, targets, candidates) are written unless a loss is full softmax.
+  // Returns the loss parts.
   static LossParts Run(const layers::CMatRef<T>& items, const LongShortLayout::Params<T>& p,
                        const LongShortNetConfig& cfg, const LongShortBatch& batch, const CandidateSet* short_cand,
                        const CandidateSet* long_cand, bool training, Rng* rng, Workspace* ws,
-                       LongShortLayout::Grads<T>* g, Mat* d_items, double long_scale) {
+                       LongShortLayout::Grads<T>* g, layers::MatRef<T>* d_items, double long_scale) {
     const Eigen::Index b = batch.batch, d = items.cols();
     const int k = p.long_term.has_value() ? cfg.num_interests() : 0;
     const Eigen::Index m = k + 1;
@@ -509,7 +512,7 @@ struct LongShortNet {
       }
     }
   }
-  static void ScatterRows(const int32_t* ids, int64_t n, const Mat& rows, Mat* d_items) {
+  static void ScatterRows(const int32_t* ids, int64_t n, const Mat& rows, layers::MatRef<T>* d_items) {
     for (int64_t c = 0; c < n; ++c) {
       if (ids[c] >= 0) d_items->row(ids[c]) += rows.row(c);
     }
@@ -545,7 +548,7 @@ struct LongShortNet {
   // Per-row candidate scores for L_short: scores(r, c) = ⟨states_r, E[cand(r,c)]⟩.
   static double SampledRows(const Mat& states, const layers::CMatRef<T>& items, const CandidateSet& cand,
                             const RankLossSpec& spec, T weight, bool backward, Workspace* ws, Mat* dstates,
-                            Mat* d_items) {
+                            layers::MatRef<T>* d_items) {
     const int64_t rows = cand.rows, cols = cand.cols;
     layers::EnsureShape(&ws->logits, rows, cols);
     ws->positive_col.resize(static_cast<size_t>(rows));

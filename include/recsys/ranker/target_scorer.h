@@ -61,6 +61,19 @@ struct TargetScorer {
   static void Backward(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& cand,
                        const Eigen::Ref<const Vec>& dscores, T tau, Cache& c,
                        layers::Mat<T>* dinterests, layers::Mat<T>* dcand) {
+    BackwardImpl(interests, cand, dscores, tau, c, dinterests, dcand);
+  }
+  // The same with dcand any row-major storage (e.g. a gradient buffer's table).
+  static void Backward(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& cand,
+                       const Eigen::Ref<const Vec>& dscores, T tau, Cache& c,
+                       layers::Mat<T>* dinterests, layers::MatRef<T>* dcand) {
+    BackwardImpl(interests, cand, dscores, tau, c, dinterests, dcand);
+  }
+
+ private:
+  template <typename DI, typename DC>
+  static void BackwardImpl(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& cand,
+                           const Eigen::Ref<const Vec>& dscores, T tau, Cache& c, DI* dinterests, DC* dcand) {
     // score = Σ a_m s_m, a = softmax(s/τ)  ⇒  ds_m = dscore · a_m (1 + (s_m − score)/τ)
     layers::EnsureShape(&c.ds, c.s.rows(), c.s.cols());
     for (Eigen::Index i = 0; i < c.s.rows(); ++i) {
@@ -72,6 +85,8 @@ struct TargetScorer {
     if (dinterests != nullptr) dinterests->noalias() += c.ds.transpose() * cand;
     if (dcand != nullptr) dcand->noalias() += c.ds * interests;
   }
+
+ public:
 
   // Scores of all N rows of `items` (N × D) for one user; out has N entries.
   // `s` is scratch (N × M).

@@ -143,6 +143,20 @@ class GradBuffer {
     return ConstMapMatrixF(data_.data() + t.offset, t.rows, t.cols);
   }
 
+  // The gradient of tensor `id` WITHOUT marking rows: for code that writes an
+  // embedding table's rows in bulk. Every row left non-zero must then be
+  // marked with MarkTouched (rows not marked must stay zero).
+  MapMatrixF DenseUntracked(int id) {
+    const ParamTensor& t = tensors_[static_cast<size_t>(id)];
+    return MapMatrixF(data_.data() + t.offset, t.rows, t.cols);
+  }
+  // Marks a row of an embedding table touched (no-op for dense tensors).
+  void MarkTouched(int id, int64_t row) {
+    const ParamTensor& t = tensors_[static_cast<size_t>(id)];
+    RECSYS_DCHECK(row >= 0 && row < t.rows) << t.name << " row " << row;
+    if (t.kind == ParamKind::kEmbedding) Touch(id, row);
+  }
+
   // Pointer to the `cols` gradient floats of one row (accumulate into it).
   // On an embedding table this marks the row touched.
   float* Row(int id, int64_t row) {

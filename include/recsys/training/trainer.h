@@ -206,8 +206,9 @@ class Trainer {
   TrainerConfig config_;
   TrainableModel* model_;
   std::unique_ptr<AdamW> optimizer_;
+  // One gradient buffer per shard; shard 0 also receives the reduction (no
+  // separate total: one arena-sized buffer less).
   std::vector<GradBuffer> shard_grads_;
-  GradBuffer total_grad_;
   std::vector<int64_t> order_;   // example order of the current epoch
 
   // Position (part of the checkpoint).
