@@ -124,6 +124,50 @@ TEST(CliData, BenchIoSmall) {
   EXPECT_NEAR(j["events"].get<double>(), 20000, 4000);
 }
 
+// --protocol time: train on events before T_test − gap, test on each user's
+// events in [T_test, T_test + window). Users 1 and 2 have test events; user
+// 3's only late event is after the window; item 9 appears only in the test
+// window (a cold target, dropped).
+TEST(CliData, TimeProtocolTrainAndEvaluate) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_time");
+  std::ofstream(dir + "/t.csv") << "user,item,timestamp\n"
+                                   "1,1,100\n1,2,200\n1,3,300\n1,4,1000\n"   // test: 4 at 1000
+                                   "2,2,150\n2,3,250\n2,9,1010\n2,1,1020\n"  // test: 9 (cold), 1
+                                   "3,1,120\n3,3,220\n3,2,5000\n"             // 5000: after the window
+                                   "4,4,50\n4,1,60\n";
+  const std::string split = " --protocol time --test-start 1000 --test-window 100 --gap 50";
+  RunResult t = RunCli("train --model-type mostpop --data " + dir + "/t.csv" + split + " --out " + dir +
+                           "/m.rsm --json",
+                       dir);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const auto tj = nlohmann::json::parse(t.out);
+  EXPECT_EQ(tj["train"]["events"], 9);  // every event before 950
+  EXPECT_TRUE(tj["valid"].is_null());
+  RunResult e = RunCli("evaluate --model " + dir + "/m.rsm --data " + dir + "/t.csv" + split + " --k 1,3 --json",
+                       dir);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto ej = nlohmann::json::parse(e.out);
+  EXPECT_EQ(ej["users"], 2);
+  EXPECT_EQ(ej["protocol"], "time");
+  RunResult one = RunCli("evaluate --model " + dir + "/m.rsm --data " + dir + "/t.csv" + split +
+                             " --max-users 1 --json",
+                         dir);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(nlohmann::json::parse(one.out)["users"], 1);
+  // Errors: no validation split under the time protocol; unknown protocols.
+  RunResult valid = RunCli("evaluate --model " + dir + "/m.rsm --data " + dir + "/t.csv" + split +
+                               " --split valid --json",
+                           dir);
+  EXPECT_NE(valid.exit_code, 0);
+  EXPECT_THAT(valid.err, HasSubstr("--split test"));
+  RunResult bad = RunCli("train --model-type mostpop --data " + dir + "/t.csv --protocol weekly --out " + dir +
+                             "/x.rsm",
+                         dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("loo, time, none"));
+}
+
 TEST(CliData, ReferenceDataStats) {
   RECSYS_REQUIRE_CLI();
   RECSYS_REQUIRE_DATA(data);
