@@ -15,8 +15,9 @@
 //   RECSYS_RETURN_IF_ERROR(index->Save("items.rsann"));
 //   RECSYS_ASSIGN_OR_RETURN(auto loaded, recsys::AnnIndex::Load("items.rsann"));
 //
-// Exact ("Flat") indexes search with the blocked GEMM kernel of
-// exact_search.h, filters included.
+// Exact ("Flat") indexes search with the kernel of exact_search.h (register
+// panels for batches, an int8 pre-pass with exact re-scoring for single
+// queries), filters included.
 //
 // HNSW with flat storage ("HNSW32", "HNSW16", …): FAISS builds the graph (with
 // our SIMD distance computer in place of the scalar one Debian's FAISS 1.7.3

@@ -1,4 +1,4 @@
-// Exact maximum-inner-product search that stays on the GEMM path with filters.
+// Exact maximum-inner-product search, with filters at no extra cost.
 //
 // Shapes: n items, d dims, b queries, k results.
 //   items   n × d, row-major (not owned; must outlive the searcher)
@@ -59,10 +59,11 @@
 namespace recsys {
 
 struct ExactSearchOptions {
-  // Items per tile (rows of the item matrix scored by one GEMM). Sized so that
-  // a tile (item_tile × d floats) stays in L2. Range [16, 1<<20], multiple of 16.
+  // Items per tile: every query panel of a block passes over a tile before
+  // the next one, so a tile (item_tile × d floats) should stay in L2.
+  // Range [16, 1<<20], multiple of 16.
   int item_tile = 512;
-  // Queries per block (rows of Q in one GEMM). Range [1, 4096].
+  // Queries per block (panels of 16 sharing the tile walk). Range [1, 4096].
   int query_block = 128;
   // Items per shard (the unit of parallelism when the batch has few query
   // blocks). 0 = auto: items are cut only as far as the available threads
