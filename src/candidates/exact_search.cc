@@ -417,8 +417,8 @@ absl::Status ExactSearcher::Search(ConstMatrixRef queries, int k, std::span<cons
   return SearchWithPlans(queries, k, plans, ids, scores);
 }
 
-absl::Status ExactSearcher::SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
-                                          Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
+bool ExactSearcher::SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
+                                  Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
   const int64_t b = queries.rows();
   const Prepass& pp = *GetPrepass();
   // Contiguous copy of the queries and their norms.
@@ -431,7 +431,9 @@ absl::Status ExactSearcher::SearchPrepass(ConstMatrixRef queries, int k, std::sp
       qbuf[static_cast<size_t>(q * d_ + l)] = v;
       n2 += static_cast<double>(v) * v;
     }
-    norms[static_cast<size_t>(q)] = static_cast<float>(std::sqrt(n2) * (1.0 + 1e-6));
+    const double norm = std::sqrt(n2);
+    if (!std::isfinite(norm) || norm < kMinQueryNorm || norm > kMaxQueryNorm) return false;
+    norms[static_cast<size_t>(q)] = static_cast<float>(norm * (1.0 + 1e-6));
   }
   const int64_t num_groups = (b + kGroup - 1) / kGroup;
   const int64_t shard_blocks = ShardItems(options_, pp.blocks * 8, num_groups, 4096) / 8;
@@ -489,7 +491,7 @@ absl::Status ExactSearcher::SearchPrepass(ConstMatrixRef queries, int k, std::sp
       WriteRow(best, k, q, ids, scores);
     }
   });
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status ExactSearcher::SearchWithPlans(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
@@ -507,15 +509,10 @@ absl::Status ExactSearcher::SearchWithPlans(ConstMatrixRef queries, int k, std::
   }
   if (b == 0) return absl::OkStatus();
 
-  if (b < options_.prepass_max_batch && GetPrepass() != nullptr) {
-    // The bound needs finite queries of moderate norm; others take the
-    // full-precision path (same results, full cost).
-    bool ok = true;
-    for (int64_t q = 0; q < b && ok; ++q) {
-      const double norm = queries.row(q).cast<double>().norm();
-      ok = std::isfinite(norm) && norm >= kMinQueryNorm && norm <= kMaxQueryNorm;
-    }
-    if (ok) return SearchPrepass(queries, k, plans, ids, scores);
+  // Queries outside the bound's norm range take the full-precision path
+  // (same results, full cost).
+  if (b < options_.prepass_max_batch && GetPrepass() != nullptr && SearchPrepass(queries, k, plans, ids, scores)) {
+    return absl::OkStatus();
   }
 
   const int64_t qb_rows = options_.query_block;

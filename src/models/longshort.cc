@@ -325,18 +325,21 @@ LossSum LongShortModel::ForwardBackward(std::span<const int64_t> example_ids, Rn
   const bool use_short = net_.short_weight > 0;
   const double long_scale = use_short ? long_scale_ : 1.0;
   const auto params = layout_.BindParams<float>(arena_.data(), arena_);
-  LossParts parts;
-  MatrixF d_items;  // content path only: dE for the content projection too
+  // dE: straight into this shard's gradient table (no N × D scratch), or,
+  // with content features, a scratch that also feeds the content projection.
+  MatrixF d_items;
+  if (has_content) d_items = MatrixF::Zero(items.rows(), items.cols());
+  MapMatrixF table = has_content ? MapMatrixF(d_items.data(), d_items.rows(), d_items.cols())
+                                 : grads.DenseUntracked(layout_.item_emb);
+  layers::MatRef<float> d_ref(table);
+  const LossParts parts =
+      LongShortNet<float>::Run(items, params, net_, batch, short_sampled ? &short_cand : nullptr,
+                               long_sampled ? &long_cand : nullptr, /*training=*/true, &rng, &ws, &g, &d_ref,
+                               long_scale);
   if (!has_content) {
-    // dE goes straight into this shard's gradient table: no N × D scratch.
     // Rows the batch references are flagged, then the non-zero ones are
     // marked touched in ascending order (what a scan of all rows would give)
     // — unless a loss is full softmax, which writes every row.
-    MapMatrixF table = grads.DenseUntracked(layout_.item_emb);
-    layers::MatRef<float> d_ref(table);
-    parts = LongShortNet<float>::Run(items, params, net_, batch, short_sampled ? &short_cand : nullptr,
-                                     long_sampled ? &long_cand : nullptr, /*training=*/true, &rng, &ws, &g,
-                                     &d_ref, long_scale);
     const int64_t n = table.rows();
     const bool full_softmax = (use_short && !short_sampled) || (net_.long_weight > 0 && !long_sampled);
     thread_local std::vector<uint8_t> flag;
@@ -366,11 +369,6 @@ LossSum LongShortModel::ForwardBackward(std::span<const int64_t> example_ids, Rn
       if (table.row(r).cwiseAbs().maxCoeff() != 0.0f) grads.MarkTouched(layout_.item_emb, r);
     }
   } else {
-    d_items = MatrixF::Zero(items.rows(), items.cols());
-    layers::MatRef<float> d_ref(d_items);
-    parts = LongShortNet<float>::Run(items, params, net_, batch, short_sampled ? &short_cand : nullptr,
-                                     long_sampled ? &long_cand : nullptr, /*training=*/true, &rng, &ws, &g,
-                                     &d_ref, long_scale);
     // Item rows with a gradient (row-sparse for the lazy optimizer).
     const int64_t d = d_items.cols();
     for (Eigen::Index r = 0; r < d_items.rows(); ++r) {

@@ -107,8 +107,10 @@ class ExactSearcher {
 
   const Prepass* GetPrepass() const;  // null when disabled
 
-  absl::Status SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
-                             Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
+  // The int8 pre-pass path. Returns false, writing nothing, when a query's
+  // norm is outside the range the error bound covers (the fp32 path answers).
+  bool SearchPrepass(ConstMatrixRef queries, int k, std::span<const FilterPlan* const> plans,
+                     Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
 
   const float* items_;
   int64_t n_;
