@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from recsys import _core
-from recsys.data import PathLike
+from recsys.data import EvalSet, PathLike
 from recsys.models import Model
 
 
@@ -98,6 +98,17 @@ class Recommender:
                         **options: Any) -> List[Dict[str, Any]]:
         """Many histories with the same options, served in parallel in C++."""
         return self._c.recommend_batch([np.asarray(h) for h in histories], threads, **options)
+
+    def evaluate(self, cases: EvalSet, ks: Sequence[int] = (10,), *, candidates: int = 200, ef_search: int = 0,
+                 fetch_factor: float = 2.0, filter_seen: bool = True, threads: int = 0) -> Dict[str, Any]:
+        """Two-stage evaluation: each case's history goes through stage 1 (the ANN
+        generator alone, ``candidates`` items) and the model ranks only those.
+
+        Returns the keys of :func:`recsys.evaluate` for the final ranking plus
+        ``candidates``, ``stage1_recall@N``, ``stage1_hr@N`` and
+        ``mean_candidates``; compare with ``model.evaluate`` (full catalogue).
+        """
+        return self._c.evaluate(cases._c, list(ks), candidates, ef_search, fetch_factor, filter_seen, threads)
 
     def swap(self, pipeline: Pipeline | PathLike) -> None:
         """Atomically serves ``pipeline``; on error the current one stays."""

@@ -12,6 +12,8 @@
 
 #include "py_common.h"
 #include "recsys/core/parallel.h"
+#include "recsys/eval/evaluator.h"
+#include "recsys/eval/two_stage.h"
 #include "recsys/recommender.h"
 
 namespace recsys::pyb {
@@ -300,6 +302,33 @@ void BindRecommender(py::module_& m) {
             ThrowIfError(s);
           },
           py::arg("pipeline"), "Atomically serves a new pipeline; requests in flight finish on the old one.")
+      .def(
+          "evaluate",
+          [](const Recommender& rec, const PyEvalSet& cases, std::vector<int> ks, int candidates, int ef_search,
+             double fetch_factor, bool filter_seen, int threads) {
+            TwoStageOptions o;
+            o.ks = std::move(ks);
+            o.candidates = candidates;
+            o.ef_search = ef_search;
+            o.fetch_factor = fetch_factor;
+            o.filter_seen = filter_seen;
+            o.threads = threads;
+            absl::StatusOr<TwoStageResult> r;
+            {
+              py::gil_scoped_release release;
+              const Vocabulary& vocab = rec.pipeline()->model->item_vocab();
+              if (cases.vocab.get() == &vocab) {
+                r = EvaluateTwoStage(rec, *cases.set, o);
+              } else {
+                r = EvaluateTwoStage(rec, RemapEvalSet(*cases.set, *cases.vocab, vocab), o);
+              }
+            }
+            const std::string json = TwoStageResultToJson(ValueOrThrow(std::move(r)));
+            return py::module_::import("json").attr("loads")(json);
+          },
+          py::arg("cases"), py::arg("ks"), py::arg("candidates") = 200, py::arg("ef_search") = 0,
+          py::arg("fetch_factor") = 2.0, py::arg("filter_seen") = true, py::arg("threads") = 0,
+          "Two-stage evaluation: the model ranks only the stage-1 candidates. Returns a dict.")
       .def_property_readonly("pipeline",
                              [](const Recommender& rec) { return std::const_pointer_cast<Pipeline>(rec.pipeline()); });
 }

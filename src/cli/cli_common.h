@@ -59,6 +59,9 @@ void Emit(const GlobalFlags& flags, const nlohmann::json& object);
 // Prints progress/diagnostics to stderr (never stdout).
 void Log(const std::string& line);
 
+// Peak resident set size of this process so far, bytes (getrusage).
+int64_t PeakRssBytes();
+
 }  // namespace recsys::cli
 
 #define RECSYS_CLI_COMMAND_IMPL(id, parent, name, help, setup) \

@@ -94,7 +94,22 @@ int RunTrain(const TrainArgs& a, const recsys::cli::GlobalFlags& g) {
   ctx.threads = a.threads;
   ctx.seed = a.seed;
   ctx.max_minutes = a.max_minutes;
-  ctx.progress = [](const recsys::TrainProgress& p) {
+  // What the run looked like: validations, the last reported rate, steps.
+  struct Trace {
+    nlohmann::json validations = nlohmann::json::array();
+    double events_per_s = 0.0;
+    int64_t steps = 0;
+    int epochs = 0;
+  };
+  auto trace = std::make_shared<Trace>();
+  ctx.progress = [trace](const recsys::TrainProgress& p) {
+    if (p.events_per_s > 0) trace->events_per_s = p.events_per_s;
+    trace->steps = p.step;
+    trace->epochs = p.epoch;
+    if (!p.valid_metric_name.empty()) {
+      trace->validations.push_back({{"epoch", p.epoch}, {"step", p.step}, {"elapsed_s", p.elapsed_s},
+                                    {p.valid_metric_name, p.valid_metric}});
+    }
     std::string line = absl::StrCat("epoch ", p.epoch, " step ", p.step);
     if (p.total_steps > 0) absl::StrAppend(&line, "/", p.total_steps);
     absl::StrAppend(&line, " loss ", p.loss, " ", static_cast<int64_t>(p.events_per_s), " ev/s elapsed ",
@@ -120,6 +135,10 @@ int RunTrain(const TrainArgs& a, const recsys::cli::GlobalFlags& g) {
                   {"items", data.train.num_items()},
                   {"events", data.train.num_events()}};
   out["train_seconds"] = train_seconds;
+  out["steps"] = trace->steps;
+  out["events_per_s"] = trace->events_per_s;  // the last rate the trainer reported
+  out["validations"] = trace->validations;
+  out["peak_rss_bytes"] = recsys::cli::PeakRssBytes();
   if (have_valid) {
     recsys::EvalOptions options;
     options.ks = *ks;

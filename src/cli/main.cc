@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <map>
 
+#include <sys/resource.h>
+
 #include "cli_common.h"
 #include "recsys/core/parallel.h"
 
@@ -34,6 +36,12 @@ void Emit(const GlobalFlags& flags, const nlohmann::json& object) {
 void Log(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
+}
+
+int64_t PeakRssBytes() {
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 }  // namespace recsys::cli

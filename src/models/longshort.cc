@@ -112,6 +112,8 @@ absl::Status LongShortConfig::Validate() const {
   if (num_negatives < 1) return bad("num_negatives", absl::StrCat(">= 1, got ", num_negatives));
   if (!(popularity_power >= 0)) return bad("popularity_power", ">= 0");
   if (!(delta_max_norm > 0)) return bad("delta_max_norm", "> 0");
+  if (window_stride < 0) return bad("window_stride", absl::StrCat(">= 0, got ", window_stride));
+  if (max_windows_per_user < 0) return bad("max_windows_per_user", absl::StrCat(">= 0, got ", max_windows_per_user));
   if (batch_size < 1) return bad("batch_size", absl::StrCat(">= 1, got ", batch_size));
   if (num_shards < 1 || num_shards > 1024) return bad("num_shards", absl::StrCat("in [1, 1024], got ", num_shards));
   if (epochs < 0) return bad("epochs", ">= 0");
@@ -155,6 +157,8 @@ absl::StatusOr<LongShortConfig> LongShortConfig::FromJson(const std::string& jso
   RECSYS_RETURN_IF_ERROR(r.Get("popularity_power", &c.popularity_power));
   RECSYS_RETURN_IF_ERROR(r.Get("content_file", &c.content_file));
   RECSYS_RETURN_IF_ERROR(r.Get("delta_max_norm", &c.delta_max_norm));
+  RECSYS_RETURN_IF_ERROR(r.Get("window_stride", &c.window_stride));
+  RECSYS_RETURN_IF_ERROR(r.Get("max_windows_per_user", &c.max_windows_per_user));
   RECSYS_RETURN_IF_ERROR(r.Get("batch_size", &c.batch_size));
   RECSYS_RETURN_IF_ERROR(r.Get("num_shards", &c.num_shards));
   RECSYS_RETURN_IF_ERROR(r.Get("epochs", &c.epochs));
@@ -197,6 +201,8 @@ std::string LongShortConfig::ToJson() const {
   j["popularity_power"] = popularity_power;
   j["content_file"] = content_file;
   j["delta_max_norm"] = delta_max_norm;
+  j["window_stride"] = window_stride;
+  j["max_windows_per_user"] = max_windows_per_user;
   j["batch_size"] = batch_size;
   j["num_shards"] = num_shards;
   j["epochs"] = epochs;
@@ -270,18 +276,22 @@ absl::Status LongShortModel::SetTrainingData(const SequenceDataset* train) {
                                                    " items, model ", items_.size()));
   }
   train_ = train;
-  train_users_.clear();
+  windows_.clear();
+  const int64_t stride = config_.window_stride > 0 ? config_.window_stride : config_.max_len;
   double positions = 0;
   for (UserIndex u = 0; u < train->num_users(); ++u) {
-    if (train->length(u) >= 2) {
-      train_users_.push_back(u);
-      positions += static_cast<double>(std::min<int64_t>(train->length(u) - 1, config_.max_len));
+    int64_t taken = 0;
+    for (int64_t end = train->length(u) - 1; end >= 1; end -= stride) {
+      if (config_.max_windows_per_user > 0 && taken == config_.max_windows_per_user) break;
+      windows_.push_back({u, static_cast<int32_t>(end)});
+      positions += static_cast<double>(std::min<int64_t>(end, config_.max_len));
+      ++taken;
     }
   }
-  if (train_users_.empty()) {
+  if (windows_.empty()) {
     return absl::InvalidArgumentError("longshort: no training user has 2 or more events");
   }
-  long_scale_ = positions / static_cast<double>(train_users_.size());
+  long_scale_ = positions / static_cast<double>(windows_.size());
   if (net_.short_loss.sampled() || net_.long_loss.sampled()) {
     NegativeSamplerConfig sc;
     RECSYS_ASSIGN_OR_RETURN(sc.kind, ParseSampler(config_.sampler));
@@ -295,19 +305,17 @@ absl::Status LongShortModel::SetTrainingData(const SequenceDataset* train) {
 
 int64_t LongShortModel::NumEvents(std::span<const int64_t> example_ids) const {
   int64_t n = 0;
-  for (int64_t id : example_ids) {
-    n += std::min<int64_t>(train_->length(train_users_[static_cast<size_t>(id)]) - 1, config_.max_len);
-  }
+  for (int64_t id : example_ids) n += std::min<int64_t>(windows_[static_cast<size_t>(id)].end, config_.max_len);
   return n;
 }
 
 LossSum LongShortModel::ForwardBackward(std::span<const int64_t> example_ids, Rng& rng, GradBuffer& grads) const {
   LongShortBatch batch;
   for (int64_t id : example_ids) {
-    const UserIndex u = train_users_[static_cast<size_t>(id)];
-    const auto items = train_->items(u);
-    const auto ts = train_->timestamps(u);
-    const size_t t = items.size() - 1;
+    const Window w = windows_[static_cast<size_t>(id)];
+    const auto items = train_->items(w.user);
+    const auto ts = train_->timestamps(w.user);
+    const size_t t = static_cast<size_t>(w.end);
     AppendExample(items.first(t), ts.size() == items.size() ? ts.first(t) : ts, items[t], net_, &batch);
   }
   CandidateSet short_cand, long_cand;

@@ -168,6 +168,62 @@ TEST(CliData, TimeProtocolTrainAndEvaluate) {
   EXPECT_THAT(bad.err, HasSubstr("loo, time, none"));
 }
 
+// Two-stage evaluation from the command line: a tiny longshort model, every
+// item as a candidate over an exact index equals the full ranking; fewer
+// candidates report stage-1 recall; `train --json` reports its run.
+TEST(CliData, TwoStageEvaluate) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_two_stage");
+  {
+    std::ofstream seq(dir + "/s.txt");
+    for (int u = 0; u < 60; ++u) {
+      for (int p = 0; p < 12; ++p) seq << (u + 3 * p) % 40 + 1 << (p + 1 < 12 ? " " : "\n");
+    }
+  }
+  std::ofstream(dir + "/c.json") << R"({"dim": 8, "num_blocks": 1, "max_len": 5, "num_interests": 2,)"
+                                    R"( "max_history": 16, "epochs": 2, "batch_size": 32, "log_losses": false})";
+  RunResult t = RunCli("train --model-type longshort --config " + dir + "/c.json --data " + dir +
+                           "/s.txt --format seq --protocol loo --out " + dir + "/m.rsm --json",
+                       dir);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const auto tj = nlohmann::json::parse(t.out);
+  EXPECT_GT(tj["steps"].get<int64_t>(), 0);
+  EXPECT_GT(tj["events_per_s"].get<double>(), 0.0);
+  EXPECT_GT(tj["peak_rss_bytes"].get<int64_t>(), 1 << 20);
+  EXPECT_TRUE(tj["validations"].is_array());
+  const std::string data = " --data " + dir + "/s.txt --format seq --protocol loo --split test --k 1,5 --json";
+  RunResult full = RunCli("evaluate --model " + dir + "/m.rsm" + data, dir);
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const auto fj = nlohmann::json::parse(full.out);
+  EXPECT_EQ(fj["mode"], "full");
+  RunResult every = RunCli("evaluate --model " + dir + "/m.rsm --candidates 40 --index Flat" + data, dir);
+  ASSERT_EQ(every.exit_code, 0) << every.err;
+  const auto ej = nlohmann::json::parse(every.out);
+  EXPECT_EQ(ej["mode"], "two_stage");
+  EXPECT_EQ(ej["users"], fj["users"]);
+  EXPECT_NEAR(ej["ndcg@5"].get<double>(), fj["ndcg@5"].get<double>(), 1e-12);
+  RunResult few = RunCli("evaluate --model " + dir + "/m.rsm --candidates 8" + data, dir);
+  ASSERT_EQ(few.exit_code, 0) << few.err;
+  const auto wj = nlohmann::json::parse(few.out);
+  EXPECT_LE(wj["mean_candidates"].get<double>(), 8.0);
+  EXPECT_TRUE(wj.contains("stage1_recall@8"));
+  // Errors: cutoffs beyond N; a model without interest vectors; --pipeline without --candidates.
+  RunResult deep = RunCli("evaluate --model " + dir + "/m.rsm --candidates 3" + data, dir);
+  EXPECT_NE(deep.exit_code, 0);
+  EXPECT_THAT(deep.err, HasSubstr("cutoff 5"));
+  ASSERT_EQ(RunCli("train --model-type mostpop --data " + dir + "/s.txt --format seq --protocol loo --out " + dir +
+                       "/p.rsm --json",
+                   dir)
+                .exit_code,
+            0);
+  RunResult pop = RunCli("evaluate --model " + dir + "/p.rsm --candidates 8" + data, dir);
+  EXPECT_NE(pop.exit_code, 0);
+  EXPECT_THAT(pop.err, HasSubstr("interest vectors"));
+  RunResult nopipe = RunCli("evaluate --pipeline " + dir + "/none.rsp" + data, dir);
+  EXPECT_NE(nopipe.exit_code, 0);
+  EXPECT_THAT(nopipe.err, HasSubstr("--candidates"));
+}
+
 TEST(CliData, ReferenceDataStats) {
   RECSYS_REQUIRE_CLI();
   RECSYS_REQUIRE_DATA(data);

@@ -206,6 +206,35 @@ TEST(LongShortModelTest, TrainingIsIndependentOfThreadCount) {
   }
 }
 
+TEST(LongShortModelTest, TrainingWindowsTileEachSequence) {
+  // Lengths 2, 9, 10 with S = 4: windows end at {1}, {8, 4}, {9, 5, 1}.
+  std::vector<std::vector<ItemIndex>> seqs = {{1, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}};
+  SequenceDataset ds = MakeDataset(seqs, 10);
+  auto windows = [&](int stride, int max_per_user) {
+    LongShortConfig c = SmallConfig();
+    c.window_stride = stride;
+    c.max_windows_per_user = max_per_user;
+    c.max_steps = 1;
+    TrainContext ctx;
+    ctx.train = &ds;
+    auto model = LongShortModel::Train(c, ctx);
+    EXPECT_TRUE(model.ok()) << model.status();
+    std::vector<int64_t> ids(static_cast<size_t>((*model)->num_examples()));
+    std::iota(ids.begin(), ids.end(), int64_t{0});
+    return std::pair<int64_t, int64_t>((*model)->num_examples(), (*model)->NumEvents(ids));
+  };
+  // Tiling (stride S): every event but each user's first is a short-term target once.
+  EXPECT_EQ(windows(0, 0), std::make_pair(int64_t{6}, int64_t{1 + 8 + 9}));
+  EXPECT_EQ(windows(4, 0), windows(0, 0));
+  // Stride 1: one window per target position (overlapping windows).
+  EXPECT_EQ(windows(1, 0).first, 1 + 8 + 9);
+  // One window per user: the last one (the pre-window behaviour).
+  EXPECT_EQ(windows(0, 1), std::make_pair(int64_t{3}, int64_t{1 + 4 + 4}));
+  EXPECT_EQ(windows(0, 2).first, 5);
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"window_stride": -1})").ok());
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"max_windows_per_user": -2})").ok());
+}
+
 TEST(LongShortModelTest, ContentInitialisedColdItemsGetScores) {
   // 40 items; items 30..39 never occur in training. Content = one-hot of the
   // item's group (4 groups of 10), so cold items share their group's content.
@@ -303,6 +332,7 @@ TEST(LongShortModelTest, RecoversLongTermInterestThatShortWindowCannot) {
   c.epochs = 12;
   c.batch_size = 64;
   c.learning_rate = 3e-3;
+  c.max_windows_per_user = 1;  // the planted structure is at each user's last position
   c.log_losses = false;
   EvalOptions eo;
   eo.ks = {10};

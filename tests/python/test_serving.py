@@ -141,3 +141,22 @@ def test_errors_name_the_argument(pipeline, split):
         recsys.Pipeline.load("/nonexistent/p.rsp")
     with pytest.raises(ValueError, match="popularity"):
         recsys.Pipeline.build(pipeline.model, popularity=np.ones(3, dtype=np.float32))
+
+
+def test_two_stage_evaluation(longshort, split):
+    train, valid, test, _ = split
+    exact = recsys.Recommender(recsys.Pipeline.build(longshort, index_factory="Flat", name="exact", threads=1))
+    full = longshort.evaluate(test, [5, 10])
+    # Every item a candidate over an exact index: the two-stage ranking is the full ranking.
+    every = exact.evaluate(test, [5, 10], candidates=train.num_items)
+    assert every["users"] == full["users"]
+    assert every["ndcg@10"] == pytest.approx(full["ndcg@10"], abs=1e-12)
+    n = 20
+    few = exact.evaluate(test, [5, 10], candidates=n, threads=2)
+    one = exact.evaluate(test, [5, 10], candidates=n, threads=1)
+    assert {k: v for k, v in few.items() if k != "seconds"} == {k: v for k, v in one.items() if k != "seconds"}
+    assert 0 < few[f"stage1_recall@{n}"] <= 1
+    assert few["hr@10"] <= few[f"stage1_hr@{n}"]
+    assert few["mean_candidates"] <= n
+    with pytest.raises(ValueError, match="cutoff 10"):
+        exact.evaluate(test, [10], candidates=5)

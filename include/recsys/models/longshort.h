@@ -3,10 +3,13 @@
 // with the data-parallel Trainer; registered as "longshort" for
 // `recsys train --model-type longshort --config FILE.json`.
 //
-// Training examples are users: the training sequence's last item is the
-// target of L_long (the full model's target-aware score, whole history up to
-// it as the long-term input) and every window position predicts its next item
-// for L_short (SASRec's objective on the last S events).
+// Training examples are windows: each user's training sequence is cut into
+// windows of S events ending at positions t = len−1, len−1−stride, … (stride
+// `window_stride`, default S, so that the windows tile the sequence and every
+// event is a short-term target once per epoch). Item t is the target of L_long
+// (the full model's target-aware score, the whole history before t as the
+// long-term input) and every window position predicts its next item for
+// L_short (SASRec's objective on the S events before t).
 //
 //   RECSYS_ASSIGN_OR_RETURN(auto config, recsys::LongShortConfig::FromJson(R"({"num_interests": 4})"));
 //   recsys::TrainContext ctx{.train = &split.train, .valid = &split.valid};
@@ -102,9 +105,18 @@ struct LongShortConfig {
   // Cap on ‖δ_i‖₂ of the trainable per-item delta, > 0.
   double delta_max_norm = 0.5;
 
+  // ---- training examples ----
+  // Stride between the ends of a user's training windows, ≥ 0 (0 = S: the
+  // windows tile the sequence; smaller = overlapping windows, more L_long
+  // targets per epoch).
+  int window_stride = 0;
+  // At most this many windows per user, the most recent first, ≥ 0 (0 = all;
+  // 1 = only the window ending at the last training event).
+  int max_windows_per_user = 0;
+
   // ---- training ----
-  // Users per optimizer step, ≥ 1; gradient shards per step (fixed for
-  // reproducibility), [1, 1024].
+  // Examples (windows) per optimizer step, ≥ 1; gradient shards per step
+  // (fixed for reproducibility), [1, 1024].
   int batch_size = 128;
   int num_shards = 8;
   // Epoch budget (≥ 0; 0 = until max_steps / the time budget).
@@ -183,7 +195,7 @@ class LongShortModel final : public SequentialModel, public TrainableModel {
   // ---- TrainableModel ----
   ParameterArena& params() override { return arena_; }
   const ParameterArena& params() const override { return arena_; }
-  int64_t num_examples() const override { return static_cast<int64_t>(train_users_.size()); }
+  int64_t num_examples() const override { return static_cast<int64_t>(windows_.size()); }
   LossSum ForwardBackward(std::span<const int64_t> example_ids, Rng& rng, GradBuffer& grads) const override;
   int64_t NumEvents(std::span<const int64_t> example_ids) const override;
   void AfterStep() override;
@@ -212,8 +224,12 @@ class LongShortModel final : public SequentialModel, public TrainableModel {
 
   // Training state.
   const SequenceDataset* train_ = nullptr;
-  std::vector<UserIndex> train_users_;  // users with ≥ 2 events
-  double long_scale_ = 1.0;             // mean target positions per user
+  struct Window {
+    UserIndex user;
+    int32_t end;  // the L_long target's position; the window holds the S events before it
+  };
+  std::vector<Window> windows_;  // training examples
+  double long_scale_ = 1.0;      // mean short-term target positions per window
   std::unique_ptr<NegativeSampler> sampler_;
   mutable std::mutex loss_mu_;
   mutable double acc_short_ = 0, acc_short_n_ = 0, acc_long_ = 0, acc_long_n_ = 0;
