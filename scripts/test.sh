@@ -5,21 +5,21 @@
 #   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/, -O1, hot-loop checks on);
 #   3. the Recommender reliability tests (concurrent requests while the model
-#      is swapped) under ThreadSanitizer (build-tsan/).
-# CI (.ci/run) runs exactly this. RECSYS_SANITIZE=0 skips passes 2 and 3 (a
-# quicker local loop); RECSYS_SANITIZE=asan or =tsan runs only that pass.
-# RECSYS_SANITIZE=fuzz (or =all: every pass) adds a clang build (build-fuzz/)
-# and a short libFuzzer run of every reader (RECSYS_FUZZ_SECONDS each,
-# default 20) — not in CI by default: a third full library build would bring
-# the CI run near its time limit.
+#      is swapped) under ThreadSanitizer (build-tsan/);
+#   4. a short libFuzzer run of every reader (text formats, snapshots, model
+#      and pipeline files) from a clang build with ASan + UBSan (build-fuzz/,
+#      -O1, RECSYS_FUZZ_SECONDS each, default 15).
+# CI (.ci/run) runs exactly this. RECSYS_SANITIZE=0 skips passes 2–4 (a
+# quicker local loop); RECSYS_SANITIZE=asan, =tsan or =fuzz runs only that
+# pass. A longer fuzz run: RECSYS_SANITIZE=fuzz RECSYS_FUZZ_SECONDS=600.
 #   scripts/test.sh
 #   RECSYS_SANITIZE=0 scripts/test.sh
-#   RECSYS_SANITIZE=all RECSYS_FUZZ_SECONDS=60 scripts/test.sh
+#   RECSYS_SANITIZE=fuzz RECSYS_FUZZ_SECONDS=600 scripts/test.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 SANITIZE="${RECSYS_SANITIZE:-1}"
-if [[ "$SANITIZE" == fuzz || "$SANITIZE" == all ]]; then export RECSYS_WITH_FUZZ=1; fi
+if [[ "$SANITIZE" == 1 || "$SANITIZE" == fuzz || "$SANITIZE" == all ]]; then export RECSYS_WITH_FUZZ=1; fi
 bash scripts/install_deps.sh
 
 start=$(date +%s)
@@ -59,11 +59,12 @@ if [[ "$SANITIZE" == 1 || "$SANITIZE" == all || "$SANITIZE" == tsan ]]; then
     build-tsan/tests/recsys_recommender_tests
   log "TSan pass took $(( $(date +%s) - t0 )) s"
 fi
-if [[ "$SANITIZE" == all || "$SANITIZE" == fuzz ]]; then
+if [[ "$SANITIZE" == 1 || "$SANITIZE" == all || "$SANITIZE" == fuzz ]]; then
   t0=$(date +%s)
   log "short libFuzzer runs of every reader (build-fuzz/, clang, ASan+UBSan)"
   CC=clang CXX=clang++ configure build-fuzz -DRECSYS_BUILD_FUZZERS=ON -DRECSYS_BUILD_BENCHMARKS=OFF \
-    -DRECSYS_BUILD_EXAMPLES=OFF -DRECSYS_BUILD_PYTHON=OFF -DRECSYS_BUILD_CLI=OFF
+    -DRECSYS_BUILD_EXAMPLES=OFF -DRECSYS_BUILD_PYTHON=OFF -DRECSYS_BUILD_CLI=OFF \
+    -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG"  # quicker to build than RelWithDebInfo
   targets=(readers snapshot tensor_file pipeline)
   binaries=()
   for t in "${targets[@]}"; do binaries+=("recsys_${t}_fuzz"); done
@@ -72,7 +73,7 @@ if [[ "$SANITIZE" == all || "$SANITIZE" == fuzz ]]; then
     corpus="build-fuzz/corpus/$t"
     mkdir -p "$corpus"
     if [[ "$t" == pipeline ]]; then cp tests/recommender/data/tiny_v1.rsp "$corpus/"; fi
-    build-fuzz/tests/fuzz/recsys_${t}_fuzz -max_total_time="${RECSYS_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 \
+    build-fuzz/tests/fuzz/recsys_${t}_fuzz -max_total_time="${RECSYS_FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
       -timeout=10 "$corpus" 2>"build-fuzz/fuzz_$t.log" || { tail -40 "build-fuzz/fuzz_$t.log"; exit 1; }
     log "fuzz $t: $(grep -E '^Done' "build-fuzz/fuzz_$t.log" || echo done)"
   done

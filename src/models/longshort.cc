@@ -253,6 +253,8 @@ absl::StatusOr<std::unique_ptr<LongShortModel>> LongShortModel::Create(const Lon
 void LongShortModel::RefreshItemTable() {
   const ParameterArena& arena = arena_;
   const ConstMapMatrixF table = arena.Value(layout_.item_emb);
+  // Requests gather random rows of this table (history, candidates): huge pages.
+  ResizeForGathers(&item_table_, table.rows(), table.cols());
   if (content_.size() > 0) {
     LongShortNet<float>::ItemTable(content_, arena.Value(layout_.content_proj), table, &item_table_);
   } else {
@@ -264,7 +266,7 @@ void LongShortModel::RefreshInference() {
   RefreshItemTable();
   if (layout_.has_long()) {
     const auto p = layout_.BindParams<float>(arena_.data(), arena_);
-    LongTermEncoder<float>::Precompute(item_table_, *p.long_term, &proj_);
+    LongTermEncoder<float>::Precompute(*p.long_term, &proj_);
   }
 }
 
@@ -508,8 +510,8 @@ void LongShortModel::EncodeBatch(std::span<const HistoryView> histories, bool re
       LongTermEncoder<float>::Forward(u_s, item_table_, batch.long_items, batch.long_buckets, batch.long_offsets,
                                       *p.long_term, net_.long_term, &lt, &v);
     } else {
-      LongTermEncoder<float>::InferForward(u_s, proj_, batch.long_items, batch.long_buckets, batch.long_offsets,
-                                           *p.long_term, net_.long_term, &lt, &v);
+      LongTermEncoder<float>::InferForward(u_s, item_table_, proj_, batch.long_items, batch.long_buckets,
+                                           batch.long_offsets, *p.long_term, net_.long_term, &lt, &v);
     }
   }
   Net::StackInterests(u_s, v, k, interests);

@@ -18,6 +18,22 @@
 
 namespace recsys {
 
+// Asks the kernel to back [p, p + bytes) with transparent huge pages (Linux
+// madvise MADV_HUGEPAGE on the 2 MiB-aligned part; a no-op elsewhere or when
+// THP is off). Random row gathers from a table of hundreds of MB otherwise
+// pay a TLB miss (a page walk) per row. Call it before the memory is first
+// written: pages already faulted in are only collapsed later by khugepaged.
+void AdviseHugePages(void* p, int64_t bytes);
+
+// A matrix resized to rows × cols whose storage is advised for huge pages
+// when it is large (≥ 4 MiB), before it is filled.
+inline void ResizeForGathers(MatrixF* m, Eigen::Index rows, Eigen::Index cols) {
+  if (m->rows() == rows && m->cols() == cols) return;
+  m->resize(rows, cols);
+  const int64_t bytes = static_cast<int64_t>(rows) * cols * static_cast<int64_t>(sizeof(float));
+  if (bytes >= (int64_t{4} << 20)) AdviseHugePages(m->data(), bytes);
+}
+
 // Prefetches `bytes` bytes from p into cache, one hint per 64-byte line.
 inline void PrefetchBytes(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);

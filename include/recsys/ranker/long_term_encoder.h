@@ -17,17 +17,18 @@
 //   out     = MultiHeadAttention::Cross(queries, memory)   (keys/values = memory·Wk/Wv + b)
 //
 // Cost: O(ΣL_b · D²) for the key/value projections and O(ΣL_b · K · D) for the
-// attention, linear in the history length. The item part of keys and values is
-// precomputable: k_j = (E·Wk)[item_j] + (Rec·Wk + bk)[bucket_j] (and the same
-// for values), so InferForward only gathers rows of ItemProjections — no
-// per-request D × D products over the history. Tests check it equals Forward.
+// attention, linear in the history length. At inference the projections move
+// to the query side (q·(E_j·Wk)ᵀ = (q·Wkᵀ)·E_j, Σ p_j·E_j·Wv = (Σ p_j·E_j)·Wv),
+// so InferForward gathers only the history's rows of E (no item-side key/value
+// tables, no per-event D × D products): O(ΣL_b · H·K · D). Tests check it
+// equals Forward.
 //
 //   LongTermEncoder<float>::Cache cache;  Mat<float> v, du;
 //   LongTermEncoder<float>::Forward(u_s, E, items, buckets, offsets, params, options, &cache, &v);
 //   LongTermEncoder<float>::Backward(u_s, E, dv, params, cache, grads, &du, dE);  // dE dense N × D, +=
 //   LongTermEncoder<float>::ItemProjections proj;
-//   LongTermEncoder<float>::Precompute(E, params, &proj);      // once per model
-//   LongTermEncoder<float>::InferForward(u_s, proj, items, buckets, offsets, params, options, &cache, &v);
+//   LongTermEncoder<float>::Precompute(params, &proj);         // recency terms, once per model
+//   LongTermEncoder<float>::InferForward(u_s, E, proj, items, buckets, offsets, params, options, &cache, &v);
 //
 // Recency buckets: RecencyBuckets() maps a history to bucket ids — by time gap
 // to the last event when timestamps are known and requested, else by position
@@ -37,11 +38,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <span>
 #include <vector>
 
 #include "recsys/core/gather.h"
 #include "recsys/core/types.h"
+#include "recsys/ranker/layers/activations.h"
 #include "recsys/ranker/layers/attention.h"
 #include "recsys/ranker/layers/common.h"
 #include "recsys/ranker/layers/embedding.h"
@@ -104,11 +107,10 @@ struct LongTermEncoder {
     Mat memory;                            // (ΣL_b) × D
     typename Attn::Cache attn;
     Mat dqueries, dmemory;                 // backward scratch
+    Mat infer_qt, infer_rec_logits, infer_logits, infer_bucket_mass, infer_mix;  // InferForward scratch
   };
-  // Item-side projections for inference (see the file comment).
+  // Recency-side projections for inference (see InferForward).
   struct ItemProjections {
-    Mat item_keys;       // N × D: E·Wk
-    Mat item_values;     // N × D: E·Wv
     Mat recency_keys;    // R × D: Rec·Wk + bk
     Mat recency_values;  // R × D: Rec·Wv + bv
   };
@@ -169,55 +171,90 @@ struct LongTermEncoder {
     }
   }
 
-  static void Precompute(const layers::CMatRef<T>& item_table, const Params& p, ItemProjections* proj) {
-    proj->item_keys.noalias() = item_table * p.attn.wk;
-    proj->item_values.noalias() = item_table * p.attn.wv;
+  static void Precompute(const Params& p, ItemProjections* proj) {
     proj->recency_keys.noalias() = p.recency * p.attn.wk;
     proj->recency_keys.rowwise() += p.attn.bk;
     proj->recency_values.noalias() = p.recency * p.attn.wv;
     proj->recency_values.rowwise() += p.attn.bv;
   }
 
-  // Inference: the same result as Forward, with keys/values gathered from
-  // precomputed item-side projections (no backward).
-  static void InferForward(const layers::CMatRef<T>& u_s, const ItemProjections& proj,
-                           std::span<const int32_t> items, std::span<const int32_t> buckets,
-                           std::span<const int64_t> offsets, const Params& p, const LongTermOptions& o,
-                           Cache* c, Mat* out) {
+  // Inference: the same result as Forward (up to float rounding) without any
+  // per-event D × D product and without item-side key/value tables. Per head
+  // h, with m_j = E[item_j] + Rec[bucket_j] and k_j = m_j·Wk + bk:
+  //   scale·q_h·k_{j,h} = q̃_h·E[item_j] + scale·q_h·RK[bucket_j, h]   q̃_h = scale·q_h·Wk_hᵀ (1 × D)
+  //   Σ_j p_j·v_{j,h}    = (Σ_j p_j·E[item_j])·Wv_h + Σ_b w_b·RV[b, h]   w_b = Σ_{bucket_j = b} p_j
+  // (RK = Rec·Wk + bk, RV = Rec·Wv + bv from Precompute). So a request only
+  // gathers the L history rows of E once — the same table the candidates
+  // come from — and does two (H·K) × L × D products.
+  static void InferForward(const layers::CMatRef<T>& u_s, const layers::CMatRef<T>& item_table,
+                           const ItemProjections& proj, std::span<const int32_t> items,
+                           std::span<const int32_t> buckets, std::span<const int64_t> offsets, const Params& p,
+                           const LongTermOptions& o, Cache* c, Mat* out) {
     RECSYS_CHECK(items.size() == buckets.size() && !offsets.empty() &&
                  offsets.back() == static_cast<int64_t>(items.size()) &&
                  static_cast<Eigen::Index>(offsets.size()) == u_s.rows() + 1);
-    const Eigen::Index n = static_cast<Eigen::Index>(items.size()), d = u_s.cols();
-    const Eigen::Index batch = u_s.rows();
-    Queries(u_s, p, o.num_interests, &c->queries);
+    const Eigen::Index d = u_s.cols(), batch = u_s.rows();
+    const int k = o.num_interests, heads = o.heads;
+    RECSYS_CHECK(heads > 0 && d % heads == 0) << "D = " << d << " not divisible by H = " << heads;
+    const Eigen::Index dh = d / heads, hk = Eigen::Index{heads} * k, buckets_n = proj.recency_keys.rows();
+    const T scale = T(1) / std::sqrt(T(dh));
+    Queries(u_s, p, k, &c->queries);
     auto& a = c->attn;
-    a.options = {.heads = o.heads, .causal = false};
-    a.valid.clear();
-    a.segments.resize(static_cast<size_t>(batch));
+    layers::Linear<T>::Forward(c->queries, {p.attn.wq, p.attn.bq}, &a.q);  // (B·K) × D
+    layers::EnsureShape(&a.ctx, batch * k, d);
+    // Rows of a large catalogue are DRAM misses: prefetch a few events ahead.
+    constexpr Eigen::Index kAhead = 12;
+    const int64_t row_bytes = d * static_cast<int64_t>(sizeof(T));
+    Mat& qt = c->infer_qt;            // (H·K) × D, row h·K + i
+    Mat& rec = c->infer_rec_logits;   // (H·K) × R
+    Mat& logits = c->infer_logits;    // (H·K) × L → probabilities in place
+    Mat& mass = c->infer_bucket_mass; // (H·K) × R
+    Mat& mix = c->infer_mix;          // (H·K) × D: Σ_j p_j·E[item_j]
+    Mat& hist = c->memory;            // L × D gathered rows of E
+    layers::EnsureShape(&qt, hk, d);
+    layers::EnsureShape(&rec, hk, buckets_n);
     for (Eigen::Index b = 0; b < batch; ++b) {
       const int64_t begin = offsets[static_cast<size_t>(b)], end = offsets[static_cast<size_t>(b) + 1];
-      a.segments[static_cast<size_t>(b)] = {b * o.num_interests, o.num_interests, begin, end - begin};
+      const Eigen::Index len = static_cast<Eigen::Index>(end - begin);
+      if (len == 0) {  // no history: ctx = 0 (as Attend)
+        a.ctx.middleRows(b * k, k).setZero();
+        continue;
+      }
+      auto prefetch = [&](Eigen::Index j) {
+        PrefetchBytes(item_table.row(items[static_cast<size_t>(begin + j)]).data(), row_bytes);
+      };
+      for (Eigen::Index j = 0; j < std::min(len, kAhead); ++j) prefetch(j);
+      for (int h = 0; h < heads; ++h) {
+        const auto q_h = a.q.block(b * k, h * dh, k, dh);
+        qt.middleRows(h * k, k).noalias() = scale * q_h * p.attn.wk.middleCols(h * dh, dh).transpose();
+        rec.middleRows(h * k, k).noalias() = scale * q_h * proj.recency_keys.middleCols(h * dh, dh).transpose();
+      }
+      layers::EnsureShape(&hist, len, d);
+      for (Eigen::Index j = 0; j < len; ++j) {
+        if (j + kAhead < len) prefetch(j + kAhead);
+        hist.row(j) = item_table.row(items[static_cast<size_t>(begin + j)]);
+      }
+      layers::EnsureShape(&logits, hk, len);
+      logits.noalias() = qt * hist.transpose();
+      layers::EnsureShape(&mass, hk, buckets_n);
+      mass.setZero();
+      const int32_t* bucket = buckets.data() + begin;
+      for (Eigen::Index r = 0; r < hk; ++r) {
+        T* row = logits.row(r).data();
+        const T* rec_row = rec.row(r).data();
+        for (Eigen::Index j = 0; j < len; ++j) row[j] += rec_row[bucket[j]];
+        layers::Softmax<T>::RowInPlace(row, len);
+        T* mass_row = mass.row(r).data();
+        for (Eigen::Index j = 0; j < len; ++j) mass_row[bucket[j]] += row[j];
+      }
+      layers::EnsureShape(&mix, hk, d);
+      mix.noalias() = logits * hist;
+      for (int h = 0; h < heads; ++h) {
+        auto ctx_h = a.ctx.block(b * k, h * dh, k, dh);
+        ctx_h.noalias() = mix.middleRows(h * k, k) * p.attn.wv.middleCols(h * dh, dh);
+        ctx_h.noalias() += mass.middleRows(h * k, k) * proj.recency_values.middleCols(h * dh, dh);
+      }
     }
-    layers::Linear<T>::Forward(c->queries, {p.attn.wq, p.attn.bq}, &a.q);
-    layers::EnsureShape(&a.k, n, d);
-    layers::EnsureShape(&a.v, n, d);
-    // Rows of a large catalogue's projections are DRAM misses: prefetch a few
-    // events ahead (key and value rows, D floats each).
-    constexpr Eigen::Index kAhead = 8;
-    const int64_t row_bytes = d * static_cast<int64_t>(sizeof(T));
-    auto prefetch = [&](Eigen::Index j) {
-      const int32_t item = items[static_cast<size_t>(j)];
-      PrefetchBytes(proj.item_keys.row(item).data(), row_bytes);
-      PrefetchBytes(proj.item_values.row(item).data(), row_bytes);
-    };
-    for (Eigen::Index j = 0; j < std::min(n, kAhead); ++j) prefetch(j);
-    for (Eigen::Index j = 0; j < n; ++j) {
-      if (j + kAhead < n) prefetch(j + kAhead);
-      const int32_t item = items[static_cast<size_t>(j)], bucket = buckets[static_cast<size_t>(j)];
-      a.k.row(j) = proj.item_keys.row(item) + proj.recency_keys.row(bucket);
-      a.v.row(j) = proj.item_values.row(item) + proj.recency_values.row(bucket);
-    }
-    Attn::Attend(&a, /*self=*/false);
     layers::Linear<T>::Forward(a.ctx, {p.attn.wo, p.attn.bo}, out);
   }
 };
