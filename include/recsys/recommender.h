@@ -101,6 +101,7 @@ struct PipelineBuildOptions {
   std::string index_factory = "HNSW32";
   int hnsw_ef_construction = 0;  // 0 = FAISS default
   int default_ef_search = 128;   // efSearch used when a request leaves it 0
+  int default_nprobe = 0;        // IVF lists probed when a request leaves it 0 (0 = FAISS default, 1)
 };
 
 // Builds the index over the model's item embeddings (longshort models; other
@@ -131,6 +132,7 @@ struct RecommendOptions {
   int popularity_candidates = 20;
   MergeStrategy ann_merge = MergeStrategy::kUnionQuota;
   int ef_search = 0;  // HNSW beam for this request, ≥ 0 (0 = pipeline default)
+  int nprobe = 0;     // IVF lists probed per query for this request, ≥ 0 (0 = pipeline default)
   // Each of the Q interest queries first fetches ceil(factor · ann_candidates
   // / Q) items, refetching ann_candidates per query only for users left short
   // (MultiInterestConfig::fetch_factor); 0 = ann_candidates per query always.

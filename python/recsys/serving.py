@@ -40,8 +40,13 @@ class Pipeline:
     @classmethod
     def build(cls, model: Model, *, index_factory: str = "HNSW32", ef_construction: int = 0,
               ef_search: int = 128, popularity: Optional[np.ndarray] = None,
-              categories: Optional[np.ndarray] = None, name: str = "", threads: int = 0) -> "Pipeline":
+              categories: Optional[np.ndarray] = None, name: str = "", threads: int = 0,
+              nprobe: int = 0) -> "Pipeline":
         """Builds the ANN index over a longshort model's item embeddings.
+
+        ``index_factory`` is a FAISS factory string: "HNSW32" (our graph walk,
+        ``ef_search`` the default beam), "IVF1024,Flat" (our grouped list
+        scan, ``nprobe`` the default lists per query), "Flat" (exact), ….
 
         ``popularity`` (float, one per item in the model's vocabulary order) adds
         the popularity generator; ``categories`` (int, one per item) enables
@@ -50,7 +55,7 @@ class Pipeline:
         """
         core_model = model._c if isinstance(model, Model) else model
         return cls(_core.Pipeline.build(core_model, index_factory, ef_construction, ef_search, popularity,
-                                        categories, name, threads))
+                                        categories, name, threads, nprobe))
 
     @classmethod
     def load(cls, path: PathLike) -> "Pipeline":
@@ -100,7 +105,8 @@ class Recommender:
         return self._c.recommend_batch([np.asarray(h) for h in histories], threads, **options)
 
     def evaluate(self, cases: EvalSet, ks: Sequence[int] = (10,), *, candidates: int = 200, ef_search: int = 0,
-                 fetch_factor: float = 2.0, filter_seen: bool = True, threads: int = 0) -> Dict[str, Any]:
+                 fetch_factor: float = 2.0, filter_seen: bool = True, threads: int = 0,
+                 nprobe: int = 0) -> Dict[str, Any]:
         """Two-stage evaluation: each case's history goes through stage 1 (the ANN
         generator alone, ``candidates`` items) and the model ranks only those.
 
@@ -108,7 +114,8 @@ class Recommender:
         ``candidates``, ``stage1_recall@N``, ``stage1_hr@N`` and
         ``mean_candidates``; compare with ``model.evaluate`` (full catalogue).
         """
-        return self._c.evaluate(cases._c, list(ks), candidates, ef_search, fetch_factor, filter_seen, threads)
+        return self._c.evaluate(cases._c, list(ks), candidates, ef_search, fetch_factor, filter_seen, threads,
+                                nprobe)
 
     def swap(self, pipeline: Pipeline | PathLike) -> None:
         """Atomically serves ``pipeline``; on error the current one stays."""

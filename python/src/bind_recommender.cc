@@ -61,6 +61,8 @@ RecommendOptions ParseOptions(const py::dict& kw) {
       o.ann_fetch_factor = py::cast<double>(value);
     } else if (key == "ef_search") {
       o.ef_search = py::cast<int>(value);
+    } else if (key == "nprobe") {
+      o.nprobe = py::cast<int>(value);
     } else if (key == "filter_seen") {
       o.filter_seen = py::cast<bool>(value);
     } else if (key == "exclude") {
@@ -148,12 +150,14 @@ py::dict ToDict(const Recommendation& rec) {
 
 PipelinePtr BuildFromModel(const ModelPtr& model, const std::string& index_factory, int ef_construction,
                            int ef_search, const py::object& popularity, const py::object& categories,
-                           const std::string& name, int threads) {
+                           const std::string& name, int threads, int nprobe) {
   if (!model) throw py::type_error("model: expected a Model, got None");
   PipelineBuildOptions o;
   o.index_factory = index_factory;
   o.hnsw_ef_construction = ef_construction;
   o.default_ef_search = ef_search;
+  if (nprobe < 0) throw py::value_error("nprobe must be >= 0, got " + std::to_string(nprobe));
+  o.default_nprobe = nprobe;
   std::vector<float> pop;
   std::vector<int32_t> cat;
   if (!popularity.is_none()) {
@@ -209,6 +213,7 @@ void BindRecommender(py::module_& m) {
       .def_static("build", &BuildFromModel, py::arg("model"), py::arg("index_factory") = "HNSW32",
                   py::arg("ef_construction") = 0, py::arg("ef_search") = 128, py::arg("popularity") = py::none(),
                   py::arg("categories") = py::none(), py::arg("name") = "", py::arg("threads") = 0,
+                  py::arg("nprobe") = 0,
                   "Builds the ANN index over a longshort model's item embeddings (other models get none).")
       .def_static(
           "load",
@@ -305,11 +310,12 @@ void BindRecommender(py::module_& m) {
       .def(
           "evaluate",
           [](const Recommender& rec, const PyEvalSet& cases, std::vector<int> ks, int candidates, int ef_search,
-             double fetch_factor, bool filter_seen, int threads) {
+             double fetch_factor, bool filter_seen, int threads, int nprobe) {
             TwoStageOptions o;
             o.ks = std::move(ks);
             o.candidates = candidates;
             o.ef_search = ef_search;
+            o.nprobe = nprobe;
             o.fetch_factor = fetch_factor;
             o.filter_seen = filter_seen;
             o.threads = threads;
@@ -328,6 +334,7 @@ void BindRecommender(py::module_& m) {
           },
           py::arg("cases"), py::arg("ks"), py::arg("candidates") = 200, py::arg("ef_search") = 0,
           py::arg("fetch_factor") = 2.0, py::arg("filter_seen") = true, py::arg("threads") = 0,
+          py::arg("nprobe") = 0,
           "Two-stage evaluation: the model ranks only the stage-1 candidates. Returns a dict.")
       .def_property_readonly("pipeline",
                              [](const Recommender& rec) { return std::const_pointer_cast<Pipeline>(rec.pipeline()); });

@@ -4,6 +4,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
@@ -31,6 +32,7 @@
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
 #include "hnsw_search.h"
+#include "ivf_search.h"
 
 namespace recsys {
 namespace {
@@ -190,6 +192,7 @@ class FaissAnnIndex final : public AnnIndex {
   int64_t size() const override { return index_->ntotal; }
   const std::string& factory() const override { return config_.factory; }
   bool is_exact() const override { return exact_only_; }
+  bool cost_grows_with_k() const override { return !exact_only_ && ivf_view_.ivf == nullptr; }
   bool on_gpu() const override {
 #if defined(RECSYS_USE_FAISS_GPU)
     return gpu_index_ != nullptr;
@@ -284,7 +287,35 @@ class FaissAnnIndex final : public AnnIndex {
     } else {
       exact_.reset();
     }
+    // IVF-Flat (raw vectors in the lists) under inner product with a flat
+    // quantizer: our grouped list scan (ivf_search.h).
+    ivf_view_ = {};
+    auto* ivf_flat = dynamic_cast<faiss::IndexIVFFlat*>(index_.get());
+    if (ivf_flat != nullptr && dynamic_cast<faiss::IndexIVFFlatDedup*>(index_.get()) == nullptr &&
+        ivf_flat->metric_type == faiss::METRIC_INNER_PRODUCT && ivf_flat->is_trained) {
+      const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(ivf_flat->quantizer);
+      if (quantizer != nullptr && quantizer->ntotal == static_cast<faiss_idx_t>(ivf_flat->nlist) &&
+          quantizer->d == config_.dim) {
+        const bool l2 = quantizer->metric_type == faiss::METRIC_L2;
+        centroid_norms_.clear();
+        if (l2) {
+          const Eigen::Map<const Matrix<float>> c(quantizer->get_xb(), quantizer->ntotal, config_.dim);
+          centroid_norms_.resize(static_cast<size_t>(quantizer->ntotal));
+          for (Eigen::Index i = 0; i < c.rows(); ++i) centroid_norms_[static_cast<size_t>(i)] = c.row(i).squaredNorm();
+        }
+        if (l2 || quantizer->metric_type == faiss::METRIC_INNER_PRODUCT) {
+          ivf_view_ = {.ivf = ivf_flat, .centroids = quantizer->get_xb(), .centroids_l2 = l2,
+                       .centroid_norms = centroid_norms_, .nlist = static_cast<int64_t>(ivf_flat->nlist),
+                       .dim = config_.dim};
+        }
+      }
+    }
   }
+
+  // IVF-Flat: our grouped list scan; rows that come up short (or exclude
+  // most of the catalogue) scan every list, which is exact.
+  absl::Status ListSearch(ConstMatrixRef queries, int k, int nprobe, const std::vector<const FilterPlan*>& plans,
+                          Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
 
   // Exact search of the queries in `rows` (FAISS's filtered search where the
   // index has no flat storage), written into ids/scores rows.
@@ -309,6 +340,8 @@ class FaissAnnIndex final : public AnnIndex {
   faiss::IndexIVF* ivf_ = nullptr;
   const faiss::IndexFlat* flat_ = nullptr;  // exact vectors (Flat, or HNSW storage)
   internal::HnswGraphView graph_;            // set when our own HNSW walk applies
+  internal::IvfView ivf_view_;               // set when our own IVF-Flat scan applies
+  std::vector<float> centroid_norms_;        // ‖c‖² of an L2 quantizer's centroids
   bool exact_only_ = false;
   std::unique_ptr<ExactSearcher> exact_;
   mutable EfPhaseLock ef_lock_;
@@ -425,6 +458,46 @@ absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef,
   return ExactRows(queries, exact_rows, k, plans, ef, 1, ids, scores);
 }
 
+absl::Status FaissAnnIndex::ListSearch(ConstMatrixRef queries, int k, int nprobe,
+                                       const std::vector<const FilterPlan*>& plans,
+                                       Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
+  const int64_t b = queries.rows();
+  const auto n = static_cast<int64_t>(index_->ntotal);
+  const int all_lists = static_cast<int>(ivf_view_.nlist);
+  // Queries are scanned in fixed groups of 16 (a user's interest vectors
+  // share lists); groups are the parallel tasks.
+  constexpr int64_t kGroup = 16;
+  const int64_t groups = (b + kGroup - 1) / kGroup;
+  ParallelFor(0, groups, 1, [&](int64_t gb, int64_t ge) {
+    for (int64_t gi = gb; gi < ge; ++gi) {
+      const int64_t g = gi * kGroup;
+      const int64_t m = std::min(kGroup, b - g);
+      std::vector<int32_t> row_ids(static_cast<size_t>(m * k));
+      std::vector<float> row_scores(static_cast<size_t>(m * k));
+      std::vector<int> found(static_cast<size_t>(m));
+      const std::span<const FilterPlan* const> group_plans(plans.data() + g, static_cast<size_t>(m));
+      internal::IvfSearch(ivf_view_, queries.data() + g * queries.outerStride(), m, queries.outerStride(), k, nprobe,
+                          group_plans, row_ids.data(), row_scores.data(), found.data());
+      for (int64_t i = 0; i < m; ++i) {
+        const FilterPlan* p = plans[static_cast<size_t>(g + i)];
+        const int64_t ex = p ? p->NumExcluded() : 0;
+        // Short (a filter removed too much of the probed lists): scan every list.
+        if (found[static_cast<size_t>(i)] < std::min<int64_t>(k, n - ex) && nprobe < all_lists) {
+          int again = 0;
+          internal::IvfSearch(ivf_view_, queries.data() + (g + i) * queries.outerStride(), 1, queries.outerStride(),
+                              k, all_lists, std::span<const FilterPlan* const>(&p, 1),
+                              row_ids.data() + i * k, row_scores.data() + i * k, &again);
+        }
+        for (int j = 0; j < k; ++j) {
+          ids(g + i, j) = row_ids[static_cast<size_t>(i * k + j)];
+          scores(g + i, j) = row_scores[static_cast<size_t>(i * k + j)];
+        }
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
 absl::Status FaissAnnIndex::ExactRows(ConstMatrixRef queries, const std::vector<int64_t>& rows, int k,
                                       const std::vector<const FilterPlan*>& plans, int ef, int nprobe,
                                       Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
@@ -492,6 +565,7 @@ absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearc
                      : (ivf_ ? static_cast<int>(ivf_->nprobe) : 1);
 
   if (graph_.hnsw != nullptr && !on_gpu()) return GraphSearch(queries, k, ef, plans, ids, scores);
+  if (ivf_view_.ivf != nullptr && !on_gpu()) return ListSearch(queries, k, nprobe, plans, ids, scores);
 
   // Route. A filtered query is answered in up to three passes: (1) the index
   // over-fetches k + min(|excluded|, k) — most excluded items (a user's

@@ -158,7 +158,7 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
         absl::StrCat("MultiInterestGenerator: ", out.size(), " outputs for ", requests.size(), " requests"));
   }
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("MultiInterestGenerator: k must be > 0, got ", k));
-  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0) {
+  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0 || !index_->cost_grows_with_k()) {
     return SearchAndMerge(requests, k, config_.per_query_k > 0 ? config_.per_query_k : k, out, nullptr);
   }
   int kq = 1;

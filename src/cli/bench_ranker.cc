@@ -42,6 +42,7 @@ struct RankerArgs {
   int batch_threads = 2;
   std::string index = "HNSW32";
   int ef_search = 64;
+  int nprobe = 16;
   int clusters = 1000;
   double fetch_factor = 2.0;
   uint64_t seed = 1;
@@ -116,6 +117,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
   recsys::PipelineBuildOptions build;
   build.index_factory = a.index;
   build.default_ef_search = a.ef_search;
+  build.default_nprobe = a.nprobe;
   absl::StatusOr<recsys::Pipeline> pipeline;
   {
     recsys::ThreadLimit limit(a.batch_threads);
@@ -141,6 +143,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
     reqs[r].options.item_to_item_candidates = 0;
     reqs[r].options.popularity_candidates = 0;
     reqs[r].options.ef_search = a.ef_search;
+    reqs[r].options.nprobe = a.nprobe;
     reqs[r].options.ann_fetch_factor = a.fetch_factor;
   }
 
@@ -195,6 +198,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
       {"short", a.short_window},
       {"index", a.index},
       {"ef_search", a.ef_search},
+      {"nprobe", a.nprobe},
       {"index_build_s", build_s},
       {"item_clusters", a.clusters},
       {"ann_fetch_factor", a.fetch_factor},
@@ -240,6 +244,8 @@ RECSYS_CLI_COMMAND(ranker, "bench", "Ranker and end-to-end serving latency vs FL
                          ->check(CLI::PositiveNumber);
                      app->add_option("--index", a->index, "FAISS factory string");
                      app->add_option("--ef-search", a->ef_search, "HNSW efSearch")->check(CLI::PositiveNumber);
+                     app->add_option("--nprobe", a->nprobe, "IVF lists probed per query (IVF indexes)")
+                         ->check(CLI::PositiveNumber);
                      app->add_option("--clusters", a->clusters,
                                      "plant this many clusters in the item embeddings (0 = i.i.d. init)")
                          ->check(CLI::NonNegativeNumber);

@@ -28,6 +28,7 @@ struct EvaluateArgs {
   int candidates = 0;
   std::string index = "HNSW32";
   int ef_search = 0;
+  int nprobe = 0;
   int ef_construction = 0;
   std::string data;
   std::string format = "auto";
@@ -47,7 +48,9 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
   if (a.model.empty() == a.pipeline.empty()) return Fail("give exactly one of --model or --pipeline");
   if (!a.pipeline.empty() && a.candidates < 1) return Fail("--pipeline needs --candidates N (two-stage evaluation)");
   if (a.candidates < 0) return Fail("--candidates must be >= 0");
-  if (a.ef_search < 0 || a.ef_construction < 0) return Fail("--ef-search and --ef-construction must be >= 0");
+  if (a.ef_search < 0 || a.ef_construction < 0 || a.nprobe < 0) {
+    return Fail("--ef-search, --nprobe and --ef-construction must be >= 0");
+  }
   if (a.data.empty() == a.input.empty()) return Fail("give exactly one of --data or --input/--targets");
   if (!a.input.empty() && a.targets.empty()) return Fail("--input needs --targets");
   if (!a.data.empty() && a.protocol.protocol != "loo" && a.protocol.protocol != "time") {
@@ -78,6 +81,7 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
       build.index_factory = a.index;
       build.hnsw_ef_construction = a.ef_construction;
       if (a.ef_search > 0) build.default_ef_search = a.ef_search;
+      build.default_nprobe = a.nprobe;
       recsys::cli::Log("evaluate: building the stage-1 index " + a.index + " over the item embeddings");
       auto pipeline = recsys::BuildPipeline(model, build);
       if (!pipeline.ok()) return Fail(pipeline.status());
@@ -113,6 +117,7 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
     options.ks = *ks;
     options.candidates = a.candidates;
     options.ef_search = a.ef_search;
+    options.nprobe = a.nprobe;
     options.filter_seen = !a.no_filter_seen;
     options.threads = a.threads;
     auto result = recsys::EvaluateTwoStage(*recommender, cases, options);
@@ -163,6 +168,7 @@ RECSYS_CLI_COMMAND(evaluate, "", "Evaluate a saved model (full-catalogue ranking
   app->add_option("--index", a->index, "two-stage with --model: FAISS factory of the in-memory index")
       ->capture_default_str();
   app->add_option("--ef-search", a->ef_search, "two-stage: HNSW efSearch (0 = pipeline default)");
+  app->add_option("--nprobe", a->nprobe, "two-stage: IVF lists probed per query (0 = pipeline default)");
   app->add_option("--ef-construction", a->ef_construction, "two-stage with --model: HNSW efConstruction");
   app->add_option("--data", a->data, "dataset file, split per --protocol");
   app->add_option("--format", a->format, "auto|seq|seq-user|csv|tsv|snapshot")->capture_default_str();

@@ -22,6 +22,7 @@ struct PipelineArgs {
   std::string format = "auto";
   int ef_construction = 0;
   int ef_search = 128;
+  int nprobe = 0;
 };
 
 int RunBuild(const PipelineArgs& a, const recsys::cli::GlobalFlags& g) {
@@ -35,6 +36,7 @@ int RunBuild(const PipelineArgs& a, const recsys::cli::GlobalFlags& g) {
   options.index_factory = a.index == "none" ? std::string() : a.index;
   options.hnsw_ef_construction = a.ef_construction;
   options.default_ef_search = a.ef_search;
+  options.default_nprobe = a.nprobe;
   recsys::cli::Log("build-pipeline: building index " + a.index);
   auto pipeline = recsys::BuildPipeline(shared, options);
   if (!pipeline.ok()) return Fail(pipeline.status());
@@ -79,5 +81,7 @@ RECSYS_CLI_COMMAND(build_pipeline, "", "Build a serving pipeline file (model + A
                      app->add_option("--format", a->format, "auto|seq|seq-user|csv");
                      app->add_option("--ef-construction", a->ef_construction, "HNSW efConstruction (0 = default)");
                      app->add_option("--ef-search", a->ef_search, "default HNSW efSearch");
+                     app->add_option("--nprobe", a->nprobe, "default IVF lists probed per query (0 = 1)")
+                         ->check(CLI::NonNegativeNumber);
                      return [a](const recsys::cli::GlobalFlags& g) -> int { return RunBuild(*a, g); };
                    });

@@ -129,6 +129,9 @@ absl::Status ValidateOptions(const RecommendOptions& o, const RecommenderConfig&
   if (o.ef_search < 0) {
     return absl::InvalidArgumentError(absl::StrCat("RecommendOptions.ef_search must be >= 0, got ", o.ef_search));
   }
+  if (o.nprobe < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("RecommendOptions.nprobe must be >= 0, got ", o.nprobe));
+  }
   if (!(o.latency_budget_ms >= 0.0) || std::isinf(o.latency_budget_ms)) {
     return absl::InvalidArgumentError(
         absl::StrCat("RecommendOptions.latency_budget_ms must be finite and >= 0, got ", o.latency_budget_ms));
@@ -240,6 +243,7 @@ absl::StatusOr<Recommendation> Run(const Recommender::State& s, const Recommende
     MultiInterestConfig mic;
     mic.strategy = o.ann_merge;
     mic.search.ef_search = o.ef_search;
+    mic.search.nprobe = o.nprobe;
     mic.fetch_factor = o.ann_fetch_factor;
     mic.generator_id = static_cast<int16_t>(GeneratorKind::kAnn);
     RECSYS_ASSIGN_OR_RETURN(auto ann, MultiInterestGenerator::Create(p.index, mic));

@@ -25,6 +25,7 @@ absl::Status TwoStageOptions::Validate() const {
     }
   }
   if (ef_search < 0) return absl::InvalidArgumentError("TwoStageOptions.ef_search must be >= 0");
+  if (nprobe < 0) return absl::InvalidArgumentError("TwoStageOptions.nprobe must be >= 0");
   if (!(fetch_factor >= 0.0)) return absl::InvalidArgumentError("TwoStageOptions.fetch_factor must be >= 0");
   if (threads < 0) return absl::InvalidArgumentError("TwoStageOptions.threads must be >= 0");
   return absl::OkStatus();
@@ -74,6 +75,7 @@ absl::StatusOr<TwoStageResult> EvaluateTwoStage(const Recommender& recommender, 
   ro.popularity_candidates = 0;
   ro.ann_merge = options.merge;
   ro.ef_search = options.ef_search;
+  ro.nprobe = options.nprobe;
   ro.ann_fetch_factor = options.fetch_factor;
   ro.filter_seen = options.filter_seen;
 

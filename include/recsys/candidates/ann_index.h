@@ -30,7 +30,14 @@
 // excluded), are answered by exact search over the stored vectors.
 // `recsys bench retrieval` prints it next to FAISS's own IndexHNSWFlat.
 //
-// Other approximate indexes (IVF, PQ, …) go through FAISS: a filtered query
+// IVF-Flat under inner product ("IVF1024,Flat"): FAISS trains the coarse
+// quantizer and fills the lists; the search is our scan of those lists
+// (src/candidates/ivf_search.h): one GEMV for the coarse step, a batch's
+// queries grouped by list (a list probed by several interest vectors of a
+// user is read once), the filter applied during the scan; rows a filter
+// leaves short scan every list, which is exact.
+//
+// Other approximate indexes (IVF-PQ, PQ, …) go through FAISS: a filtered query
 // over-fetches k + min(|excluded|, k), then k + |excluded| if still short, then
 // falls back to exact search (FAISS's own filtered search where there is no
 // flat storage). Per-request efSearch/nprobe: FAISS 1.7.3 ignores
@@ -100,6 +107,10 @@ class AnnIndex {
   virtual const std::string& factory() const = 0;
   virtual bool is_exact() const = 0;
   virtual bool on_gpu() const = 0;
+  // Whether a search's cost grows with k (a graph walk's beam is at least k).
+  // False for scans (exact, IVF lists), whose cost is set by what they read:
+  // asking them for more results up front is free.
+  virtual bool cost_grows_with_k() const { return true; }
 
   // Adds items (n × d) with ids size() .. size()+n-1; trains the index on the
   // first call if it needs training (IVF, PQ).

@@ -50,6 +50,8 @@ struct MultiInterestConfig {
   // than k candidates while some query still had more to give are searched
   // again with k per query. The result equals the per_query_k = k result
   // whenever the quota-filling merge did not reach past the first fetch.
+  // Ignored (k per query from the start) for indexes whose search cost does
+  // not grow with k (AnnIndex::cost_grows_with_k: exact, IVF scans).
   double fetch_factor = 0.0;
   AnnSearchParams search;
   // Generator index written into CandidateSource::generator.

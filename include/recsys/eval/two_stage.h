@@ -36,9 +36,11 @@ struct TwoStageOptions {
   std::vector<int> ks = {10};
   // N: stage-1 candidates per case, [1, 100000].
   int candidates = 200;
-  // Stage-1 search: HNSW beam (0 = the pipeline's default), the merge of the
-  // interest queries' lists and the first-fetch factor (RecommendOptions).
+  // Stage-1 search: HNSW beam and IVF lists probed (0 = the pipeline's
+  // defaults), the merge of the interest queries' lists and the first-fetch
+  // factor (RecommendOptions).
   int ef_search = 0;
+  int nprobe = 0;
   MergeStrategy merge = MergeStrategy::kUnionQuota;
   double fetch_factor = 2.0;
   bool filter_seen = true;
