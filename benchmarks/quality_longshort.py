@@ -67,7 +67,8 @@ def main():
         config = args.config or os.path.join(
             ROOT, "benchmarks", "configs", "longshort_ml1m.json" if name == "ml1m" else "longshort_amazon.json")
         model = os.path.join(work, f"{name}.rsm")
-        common = ["--threads", str(args.threads), "--seed", str(args.seed), "--json"]
+        common = ["--threads", str(args.threads), "--json"]
+        train_common = common + ["--seed", str(args.seed)]
         t0 = time.time()
         if name == "ml1m":
             d = os.path.join(args.data_dir, "ml1m")
@@ -75,7 +76,7 @@ def main():
                          "--train-input", os.path.join(d, "train", "input.txt"),
                          "--valid-input", os.path.join(d, "val", "input.txt"),
                          "--valid-targets", os.path.join(d, "val", "output.txt"),
-                         "--k", "10,20", "--max-minutes", str(args.minutes), "--out", model] + common)
+                         "--k", "10,20", "--max-minutes", str(args.minutes), "--out", model] + train_common)
             eval_args = ["--input", os.path.join(d, "val", "input.txt"),
                          "--targets", os.path.join(d, "val", "output.txt")]
             full = run([args.recsys, "evaluate", "--model", model, "--k", "10,20"] + eval_args + common)
@@ -85,7 +86,7 @@ def main():
             path = os.path.join(args.data_dir, "amazon", f"{name}.txt")
             train = run([args.recsys, "train", "--model-type", "longshort", "--config", config,
                          "--data", path, "--format", "seq-user", "--protocol", "loo", "--k", "5,10,20",
-                         "--max-minutes", str(args.minutes), "--out", model] + common)
+                         "--max-minutes", str(args.minutes), "--out", model] + train_common)
             test = run([args.recsys, "evaluate", "--model", model, "--data", path, "--format", "seq-user",
                         "--protocol", "loo", "--split", "test", "--k", "5,10,20"] + common)
             eval_args = ["--data", path, "--format", "seq-user", "--protocol", "loo", "--split", "test"]

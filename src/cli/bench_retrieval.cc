@@ -3,10 +3,17 @@
 //
 //   recsys bench retrieval --items 1000000 --dim 64 --batch 1,32,1024 --k 100 --seen 200 --json
 //
+// Sections: exact top-k (ours vs IndexFlatIP, with and without filters),
+// HNSW32 (our walk vs IndexHNSWFlat, --hnsw-items), IVF-Flat (our list scan
+// vs IndexIVFFlat over identical lists, 5 queries per call, recall@k at each
+// of --ivf-nprobe; --ivf-lists 0 skips it).
+//
 // Both sides use the same number of threads (--threads, default 1: FAISS's
 // OpenMP team and our oneTBB arena are both capped to it).
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/index_factory.h>
 #include <faiss/impl/IDSelector.h>
 #include <omp.h>
 
@@ -19,6 +26,9 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "cli_common.h"
 #include "recsys/candidates/ann_index.h"
 #include "recsys/candidates/exact_search.h"
@@ -44,6 +54,8 @@ struct Args {
   int clusters = 1000;
   float noise = 0.6f;
   int64_t hnsw_items = 100000;  // 0 = skip HNSW
+  int ivf_lists = 1024;         // IVF-Flat section: lists (0 = skip)
+  std::string ivf_nprobe = "8,16,32";
   int hnsw_ef_construction = 80;
   double min_seconds = 0.5;     // time budget per measurement
   int filtered_faiss_queries = 32;
@@ -370,6 +382,71 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
     });
     out["hnsw_speedup"] = out["hnsw_qps"].get<double>() / out["faiss_hnsw_qps"].get<double>();
   }
+  if (a.ivf_lists > 0) {
+    // IVF-Flat: our grouped list scan vs FAISS's IndexIVFFlat search over the
+    // same lists (both trained by FAISS with its fixed k-means seed on the
+    // same items: identical centroids and lists), 5 queries per call — one
+    // user's interest vectors — and recall@k against exact search.
+    const std::string factory = "IVF" + std::to_string(a.ivf_lists) + ",Flat";
+    Log("building " + factory + " on " + std::to_string(a.items) + " items (ours and the FAISS reference)");
+    recsys::AnnIndexConfig config;
+    config.factory = factory;
+    config.dim = a.dim;
+    auto index = recsys::AnnIndex::Create(config);
+    if (!index.ok()) return recsys::cli::Fail(index.status());
+    const auto t0 = Clock::now();
+    if (auto st = (*index)->Add(items); !st.ok()) return recsys::cli::Fail(st);
+    out["ivf_build_s"] = Seconds(t0, Clock::now());
+    std::unique_ptr<faiss::Index> ref(faiss::index_factory(a.dim, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    omp_set_num_threads(std::max(1, recsys::NumThreads()));
+    ref->train(a.items, items.data());
+    ref->add(a.items, items.data());
+    omp_set_num_threads(a.threads);
+    auto* ref_ivf = dynamic_cast<faiss::IndexIVF*>(ref.get());
+    const int64_t nq = 64, per_call = 5;
+    MatrixF queries = recsys::ClusteredUnitVectors(nq, a.dim, a.clusters, a.noise, a.seed, a.seed + 77);
+    IdMatrix truth(nq, a.k), ids(nq, a.k);
+    MatrixF scores(nq, a.k);
+    recsys::ExactSearcher exact(items.data(), a.items, a.dim);
+    if (auto st = exact.Search(queries, a.k, {}, truth, scores); !st.ok()) return recsys::cli::Fail(st);
+    nlohmann::json rows = nlohmann::json::array();
+    for (const absl::string_view tok : absl::StrSplit(a.ivf_nprobe, ',')) {
+      int nprobe = 0;
+      if (!absl::SimpleAtoi(tok, &nprobe) || nprobe < 1) {
+        return recsys::cli::Fail("--ivf-nprobe: bad value " + std::string(tok));
+      }
+      if (auto st = (*index)->Search(queries, a.k, {.nprobe = nprobe}, {}, ids, scores); !st.ok()) {
+        return recsys::cli::Fail(st);
+      }
+      const double recall = RecallOfIds(ids, truth);
+      ref_ivf->nprobe = static_cast<size_t>(nprobe);
+      std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(nq * a.k));
+      std::vector<float> dist(static_cast<size_t>(nq * a.k));
+      ref->search(nq, queries.data(), a.k, dist.data(), labels.data());
+      IdMatrix ref_ids(nq, a.k);
+      for (int64_t i = 0; i < nq * a.k; ++i) ref_ids.data()[i] = static_cast<int32_t>(labels[static_cast<size_t>(i)]);
+      int64_t next = 0;
+      const auto [ours, theirs] = MeasurePairQps(
+          per_call, per_call, a.min_seconds,
+          [&] {
+            const int64_t q = (next++ % (nq / per_call)) * per_call;
+            (void)(*index)->Search(queries.middleRows(q, per_call), a.k, {.nprobe = nprobe}, {},
+                                   ids.topRows(per_call), scores.topRows(per_call));
+          },
+          [&] {
+            const int64_t q = (next++ % (nq / per_call)) * per_call;
+            ref->search(per_call, queries.data() + q * a.dim, a.k, dist.data(), labels.data());
+          });
+      rows.push_back({{"nprobe", nprobe}, {"recall", recall}, {"faiss_recall", RecallOfIds(ref_ids, truth)},
+                      {"qps", ours}, {"faiss_qps", theirs}, {"speedup", ours / theirs},
+                      {"ms_per_5_queries", 5e3 / ours}});
+      Log(absl::StrFormat("IVF%d nprobe %d: ours %.0f q/s, FAISS %.0f q/s (%.2fx), recall@%d %.3f (FAISS %.3f)",
+                          a.ivf_lists, nprobe, ours, theirs, ours / theirs, a.k, recall,
+                          RecallOfIds(ref_ids, truth)));
+    }
+    out["ivf_lists"] = a.ivf_lists;
+    out["ivf"] = rows;
+  }
   recsys::cli::Emit(g, out);
   return 0;
 }
@@ -389,6 +466,8 @@ RECSYS_CLI_COMMAND(retrieval, "bench", "Stage-1 retrieval: ours vs FAISS Flat/ID
                      app->add_option("--hnsw-items", a->hnsw_items,
                                      "items in the HNSW32 index (default 100000; 0 = skip)");
                      app->add_option("--hnsw-ef-construction", a->hnsw_ef_construction, "HNSW efConstruction");
+                     app->add_option("--ivf-lists", a->ivf_lists, "IVF-Flat section: lists (0 = skip)");
+                     app->add_option("--ivf-nprobe", a->ivf_nprobe, "IVF-Flat section: nprobe values, comma-separated");
                      app->add_option("--min-seconds", a->min_seconds, "time per measurement (default 0.5)");
                      app->add_option("--filtered-faiss-queries", a->filtered_faiss_queries,
                                      "queries timed for FAISS's filtered search (slow; default 32)");
