@@ -5,7 +5,7 @@
 // Shape legend
 //   M = K + 1 interest vectors per user     D  model dim     C  candidates
 //   U  M × D (row 0 = u_s, rows 1..K = v_k)   e  one candidate embedding (1 × D)
-//   cand  C × D     s  C × M (s_cm = ⟨U_m, e_c⟩)     scores  C
+//   cand  C × D     s  M × C (s_mc = ⟨U_m, e_c⟩)     scores  C
 //
 //   s_m   = ⟨U_m, e⟩
 //   a     = softmax(s / τ)                 (attention of the candidate over the interests)
@@ -14,8 +14,9 @@
 //                                           τ → 0: max_m s_m, τ → ∞: mean_m s_m)
 //   ∂score/∂s_m = a_m · (1 + (s_m − score)/τ)
 //
-// Scoring a whole catalogue is one GEMM (N × D by D × M) plus an O(N·M) row
-// pass — stays vectorised; ScoreAll below is that form.
+// Scoring a whole catalogue is one GEMM (M × D by D × N) plus an O(N·M) pass
+// over the M rows of scores, vectorised over the candidates; ScoreAll below
+// is that form.
 //
 //   TargetScorer<float>::Cache cache;  Eigen::VectorXf scores;
 //   TargetScorer<float>::Forward(U, cand, tau, &cache, &scores);
@@ -38,22 +39,37 @@ struct TargetScorer {
   using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
   struct Cache {
-    Mat s;   // C × M raw scores ⟨U_m, e_c⟩
-    Mat a;   // C × M attention weights
-    Mat ds;  // backward scratch
+    Mat s;   // M × C raw scores ⟨U_m, e_c⟩ (one row per interest: the row pass is vectorised over C)
+    Mat a;   // M × C attention weights
+    Mat ds;  // backward scratch (M × C)
+    Eigen::Array<T, 1, Eigen::Dynamic> score, scratch;  // 1 × C
   };
 
-  // scores (C): resized. Rows of s/a per candidate.
+  // scores (C): resized. Columns of s/a per candidate.
   static void Forward(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& cand, T tau,
                       Cache* c, Vec* scores) {
-    layers::EnsureShape(&c->s, cand.rows(), interests.rows());
-    c->s.noalias() = cand * interests.transpose();  // s = cand·Uᵀ
-    c->a = c->s / tau;
-    for (Eigen::Index i = 0; i < c->a.rows(); ++i) {
-      layers::Softmax<T>::RowInPlace(c->a.row(i).data(), c->a.cols());  // a = softmax(s/τ)
+    const Eigen::Index m = interests.rows(), n = cand.rows();
+    layers::EnsureShape(&c->s, m, n);
+    c->s.noalias() = interests * cand.transpose();  // s = U·candᵀ
+    layers::EnsureShape(&c->a, m, n);
+    const T inv_tau = T(1) / tau;
+    // a = softmax over the M interests of s/τ, per candidate (column), max-subtracted.
+    auto& mx = c->scratch;
+    mx = c->s.row(0).array();
+    for (Eigen::Index r = 1; r < m; ++r) mx = mx.max(c->s.row(r).array());
+    auto& score = c->score;
+    score.setZero(n);
+    Eigen::Array<T, 1, Eigen::Dynamic> den = Eigen::Array<T, 1, Eigen::Dynamic>::Zero(n);
+    for (Eigen::Index r = 0; r < m; ++r) {
+      c->a.row(r).array() = ((c->s.row(r).array() - mx) * inv_tau).exp();
+      den += c->a.row(r).array();
+      score += c->a.row(r).array() * c->s.row(r).array();
     }
-    scores->resize(cand.rows());
-    *scores = c->a.cwiseProduct(c->s).rowwise().sum();  // score = Σ a_m s_m
+    const Eigen::Array<T, 1, Eigen::Dynamic> inv_den = den.inverse();
+    score *= inv_den;  // score = Σ a_m s_m
+    for (Eigen::Index r = 0; r < m; ++r) c->a.row(r).array() *= inv_den;
+    scores->resize(n);
+    *scores = score.transpose().matrix();
   }
 
   // dscores (C). dinterests (M × D) and dcand (C × D) are ACCUMULATED (+=) when
@@ -75,39 +91,38 @@ struct TargetScorer {
   static void BackwardImpl(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& cand,
                            const Eigen::Ref<const Vec>& dscores, T tau, Cache& c, DI* dinterests, DC* dcand) {
     // score = Σ a_m s_m, a = softmax(s/τ)  ⇒  ds_m = dscore · a_m (1 + (s_m − score)/τ)
-    layers::EnsureShape(&c.ds, c.s.rows(), c.s.cols());
-    for (Eigen::Index i = 0; i < c.s.rows(); ++i) {
-      const T score = c.a.row(i).dot(c.s.row(i));
-      c.ds.row(i) = dscores(i) * c.a.row(i).cwiseProduct(
-                                     ((c.s.row(i).array() - score) / tau + T(1)).matrix());
+    const Eigen::Index m = c.s.rows();
+    layers::EnsureShape(&c.ds, m, c.s.cols());
+    const T inv_tau = T(1) / tau;
+    const auto dsc = dscores.transpose().array();
+    for (Eigen::Index r = 0; r < m; ++r) {
+      c.ds.row(r).array() = dsc * c.a.row(r).array() * ((c.s.row(r).array() - c.score) * inv_tau + T(1));
     }
-    // s = cand·Uᵀ  ⇒  dU = dsᵀ·cand, dcand = ds·U
-    if (dinterests != nullptr) dinterests->noalias() += c.ds.transpose() * cand;
-    if (dcand != nullptr) dcand->noalias() += c.ds * interests;
+    // s = U·candᵀ  ⇒  dU = ds·cand, dcand = dsᵀ·U
+    if (dinterests != nullptr) dinterests->noalias() += c.ds * cand;
+    if (dcand != nullptr) dcand->noalias() += c.ds.transpose() * interests;
   }
 
  public:
 
   // Scores of all N rows of `items` (N × D) for one user; out has N entries.
-  // `s` is scratch (N × M).
+  // `s` is scratch (M × N). The same arithmetic as Forward.
   static void ScoreAll(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& items, T tau,
                        Mat* s, Eigen::Ref<Eigen::Matrix<T, 1, Eigen::Dynamic>> out) {
-    layers::EnsureShape(s, items.rows(), interests.rows());
-    s->noalias() = items * interests.transpose();
-    const Eigen::Index m = interests.rows();
+    const Eigen::Index m = interests.rows(), n = items.rows();
+    layers::EnsureShape(s, m, n);
+    s->noalias() = interests * items.transpose();
     const T inv_tau = T(1) / tau;
-    for (Eigen::Index i = 0; i < s->rows(); ++i) {
-      const T* row = s->row(i).data();
-      T mx = row[0];
-      for (Eigen::Index j = 1; j < m; ++j) mx = std::max(mx, row[j]);
-      T num = 0, den = 0;
-      for (Eigen::Index j = 0; j < m; ++j) {
-        const T w = std::exp((row[j] - mx) * inv_tau);
-        num += w * row[j];
-        den += w;
-      }
-      out(i) = num / den;
+    Eigen::Array<T, 1, Eigen::Dynamic> mx = s->row(0).array();
+    for (Eigen::Index r = 1; r < m; ++r) mx = mx.max(s->row(r).array());
+    Eigen::Array<T, 1, Eigen::Dynamic> num = Eigen::Array<T, 1, Eigen::Dynamic>::Zero(n);
+    Eigen::Array<T, 1, Eigen::Dynamic> den = num, w(n);
+    for (Eigen::Index r = 0; r < m; ++r) {
+      w = ((s->row(r).array() - mx) * inv_tau).exp();
+      den += w;
+      num += w * s->row(r).array();
     }
+    out.array() = num * den.inverse();
   }
 };
 
