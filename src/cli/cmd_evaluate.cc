@@ -112,6 +112,20 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
   recsys::cli::Log(absl::StrCat("evaluating ", model->type(), " on ", cases.size(), " cases over ", vocab.size(),
                                 " items", recommender ? absl::StrCat(", two-stage with ", a.candidates,
                                                                      " candidates") : std::string()));
+  // Both modes print the metrics' keys plus the run's context.
+  auto emit = [&](nlohmann::json out, const char* mode, double eval_seconds) {
+    out["mode"] = mode;
+    out["model_type"] = model->type();
+    if (!a.data.empty()) {
+      out["split"] = a.split;
+      out["protocol"] = a.protocol.protocol;
+    }
+    out["filter_seen"] = !a.no_filter_seen;
+    out["eval_seconds"] = eval_seconds;
+    out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    recsys::cli::Emit(g, out);
+    return 0;
+  };
   if (recommender != nullptr) {
     recsys::TwoStageOptions options;
     options.ks = *ks;
@@ -122,18 +136,7 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
     options.threads = a.threads;
     auto result = recsys::EvaluateTwoStage(*recommender, cases, options);
     if (!result.ok()) return Fail(result.status());
-    nlohmann::json out = nlohmann::json::parse(recsys::TwoStageResultToJson(*result));
-    out["mode"] = "two_stage";
-    out["model_type"] = model->type();
-    if (!a.data.empty()) {
-      out["split"] = a.split;
-      out["protocol"] = a.protocol.protocol;
-    }
-    out["filter_seen"] = options.filter_seen;
-    out["eval_seconds"] = result->seconds;
-    out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    recsys::cli::Emit(g, out);
-    return 0;
+    return emit(nlohmann::json::parse(recsys::TwoStageResultToJson(*result)), "two_stage", result->seconds);
   }
   recsys::EvalOptions options;
   options.ks = *ks;
@@ -142,18 +145,7 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
   options.batch_size = a.batch_size;
   auto result = recsys::Evaluate(*model, cases, options);
   if (!result.ok()) return Fail(result.status());
-  nlohmann::json out = recsys::cli::EvalJson(*result);
-  out["mode"] = "full";
-  out["model_type"] = model->type();
-  if (!a.data.empty()) {
-    out["split"] = a.split;
-    out["protocol"] = a.protocol.protocol;
-  }
-  out["filter_seen"] = options.filter_seen;
-  out["eval_seconds"] = result->seconds;
-  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  recsys::cli::Emit(g, out);
-  return 0;
+  return emit(recsys::cli::EvalJson(*result), "full", result->seconds);
 }
 
 }  // namespace

@@ -35,9 +35,7 @@ absl::Status EvalOptions::Validate() const {
   return absl::OkStatus();
 }
 
-namespace {
-
-absl::Status CheckIndices(const EvalSet& cases, int32_t num_items) {
+absl::Status CheckEvalSet(const EvalSet& cases, int32_t num_items) {
   const int64_t n = cases.size();
   if (n > 0 && (cases.input_offsets.size() != static_cast<size_t>(n + 1) ||
                 cases.target_offsets.size() != static_cast<size_t>(n + 1) ||
@@ -62,6 +60,16 @@ absl::Status CheckIndices(const EvalSet& cases, int32_t num_items) {
   return absl::OkStatus();
 }
 
+std::vector<int> UniqueCutoffs(const std::vector<int>& ks) {
+  std::vector<int> unique;
+  for (int k : ks) {
+    if (std::find(unique.begin(), unique.end(), k) == unique.end()) unique.push_back(k);
+  }
+  return unique;
+}
+
+namespace {
+
 // Cases handled per round: ranked lists of a round are kept (round × max_k
 // ids) and then folded into the accumulator in case order.
 constexpr int64_t kRoundCases = 16384;
@@ -73,15 +81,9 @@ absl::StatusOr<EvalResult> Evaluate(const SequentialModel& model, const EvalSet&
   const auto start = std::chrono::steady_clock::now();
   RECSYS_RETURN_IF_ERROR(options_in.Validate());
   EvalOptions options = options_in;
-  {
-    std::vector<int> unique;
-    for (int k : options.ks) {
-      if (std::find(unique.begin(), unique.end(), k) == unique.end()) unique.push_back(k);
-    }
-    options.ks = unique;
-  }
+  options.ks = UniqueCutoffs(options.ks);
   const int32_t num_items = model.num_items();
-  RECSYS_RETURN_IF_ERROR(CheckIndices(cases, num_items));
+  RECSYS_RETURN_IF_ERROR(CheckEvalSet(cases, num_items));
 
   ThreadLimit limit(options.threads);
   const int max_k = *std::max_element(options.ks.begin(), options.ks.end());

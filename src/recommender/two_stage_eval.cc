@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
+#include "recsys/eval/evaluator.h"
 
 namespace recsys {
 
@@ -43,29 +44,11 @@ absl::StatusOr<TwoStageResult> EvaluateTwoStage(const Recommender& recommender, 
   const auto start = std::chrono::steady_clock::now();
   RECSYS_RETURN_IF_ERROR(options_in.Validate());
   TwoStageOptions options = options_in;
-  {
-    std::vector<int> unique;
-    for (int k : options.ks) {
-      if (std::find(unique.begin(), unique.end(), k) == unique.end()) unique.push_back(k);
-    }
-    options.ks = unique;
-  }
+  options.ks = UniqueCutoffs(options.ks);
   const std::shared_ptr<const Pipeline> pipeline = recommender.pipeline();
   const Vocabulary& vocab = pipeline->model->item_vocab();
   const int32_t num_items = vocab.size();
-  for (size_t i = 0; i < cases.input_items.size(); ++i) {
-    if (cases.input_items[i] < 0 || cases.input_items[i] >= num_items) {
-      return absl::InvalidArgumentError(absl::StrCat("EvalSet.input_items[", i, "] = ", cases.input_items[i],
-                                                     " outside the model's catalogue [0, ", num_items, ")"));
-    }
-  }
-  for (size_t i = 0; i < cases.targets.size(); ++i) {
-    const ItemIndex t = cases.targets[i];
-    if (t != kNoItem && (t < 0 || t >= num_items)) {
-      return absl::InvalidArgumentError(absl::StrCat("EvalSet.targets[", i, "] = ", t,
-                                                     " outside the model's catalogue [0, ", num_items, ")"));
-    }
-  }
+  RECSYS_RETURN_IF_ERROR(CheckEvalSet(cases, num_items));
 
   ThreadLimit limit(options.threads);
   RecommendOptions ro;
@@ -128,25 +111,17 @@ absl::StatusOr<TwoStageResult> EvaluateTwoStage(const Recommender& recommender, 
 }
 
 std::string TwoStageResultToJson(const TwoStageResult& result) {
-  nlohmann::ordered_json j;
-  j["users"] = result.metrics.cases;
-  j["skipped"] = result.metrics.skipped;
-  for (const MetricsAtK& m : result.metrics.at_k) {
-    const std::string k = std::to_string(m.k);
-    j["hr@" + k] = m.hr;
-    j["ndcg@" + k] = m.ndcg;
-    j["mrr@" + k] = m.mrr;
-    j["recall@" + k] = m.recall;
-    j["coverage@" + k] = m.coverage;
-  }
+  EvalResult base;
+  base.metrics = result.metrics;
+  base.unknown_input_items = result.unknown_input_items;
+  base.unknown_targets = result.unknown_targets;
+  base.seconds = result.seconds;
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(EvalResultToJson(base));
   const std::string n = std::to_string(result.candidates);
   j["candidates"] = result.candidates;
   j["stage1_recall@" + n] = result.stage1_recall;
   j["stage1_hr@" + n] = result.stage1_hit_rate;
   j["mean_candidates"] = result.mean_candidates;
-  j["unknown_input_items"] = result.unknown_input_items;
-  j["unknown_targets"] = result.unknown_targets;
-  j["seconds"] = result.seconds;
   return j.dump();
 }
 

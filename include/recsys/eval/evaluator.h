@@ -72,6 +72,13 @@ std::string EvalResultToJson(const EvalResult& result);
 // become kNoItem and are counted (added to the set's existing counts).
 EvalSet RemapEvalSet(const EvalSet& cases, const Vocabulary& from, const Vocabulary& to);
 
+// InvalidArgument unless the offsets are consistent and every input item and
+// (known) target is a dense index in [0, num_items).
+absl::Status CheckEvalSet(const EvalSet& cases, int32_t num_items);
+
+// The cutoffs with duplicates removed, first occurrences kept in order.
+std::vector<int> UniqueCutoffs(const std::vector<int>& ks);
+
 // Parses "10,20,50" into cutoffs. InvalidArgument on anything else.
 absl::StatusOr<std::vector<int>> ParseCutoffs(const std::string& text);
 
