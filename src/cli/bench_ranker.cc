@@ -4,6 +4,7 @@
 //
 //   recsys bench ranker --items 100000 --history 2000 --candidates 1000 --dim 64 \
 //       --interests 4 --short 50 --json
+//   recsys bench ranker --items 1000000 --index IVF1024,Flat --nprobe 4 --json   (IVF-Flat stage 1)
 //   → {"rank_p50_ms":…, "rank_p99_ms":…, "e2e_p50_ms":…, "e2e_p99_ms":…,
 //      "batch_requests_per_s":…, "flop_bound_ms":…, "e2e_flop_bound_ms":…, "sgemm_gflops":…, …}
 //

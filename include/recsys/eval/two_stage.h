@@ -12,9 +12,10 @@
 //   RECSYS_ASSIGN_OR_RETURN(recsys::TwoStageResult r, recsys::EvaluateTwoStage(*recommender, cases, options));
 //   std::printf("NDCG@10 %.4f, stage-1 recall@200 %.4f\n", r.metrics.at(10).ndcg, r.stage1_recall);
 //
-// Case indices of `cases` refer to the pipeline model's vocabulary. Requests
-// run in parallel (RecommendBatch); metrics are folded in case order, so the
-// result does not depend on the thread count.
+// Case indices of `cases` refer to the vocabulary of the pipeline served when
+// the evaluation starts (do not swap the model during it). Requests run in
+// parallel (RecommendBatch); metrics are folded in case order, so the result
+// does not depend on the thread count.
 //
 // Thread safety: reentrant; only const Recommender methods are called.
 #pragma once

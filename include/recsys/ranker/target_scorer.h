@@ -42,7 +42,7 @@ struct TargetScorer {
     Mat s;   // M × C raw scores ⟨U_m, e_c⟩ (one row per interest: the row pass is vectorised over C)
     Mat a;   // M × C attention weights
     Mat ds;  // backward scratch (M × C)
-    Eigen::Array<T, 1, Eigen::Dynamic> score, scratch;  // 1 × C
+    Eigen::Array<T, 1, Eigen::Dynamic> score, scratch, den;  // 1 × C
   };
 
   // scores (C): resized. Columns of s/a per candidate.
@@ -59,15 +59,16 @@ struct TargetScorer {
     for (Eigen::Index r = 1; r < m; ++r) mx = mx.max(c->s.row(r).array());
     auto& score = c->score;
     score.setZero(n);
-    Eigen::Array<T, 1, Eigen::Dynamic> den = Eigen::Array<T, 1, Eigen::Dynamic>::Zero(n);
+    auto& den = c->den;
+    den.setZero(n);
     for (Eigen::Index r = 0; r < m; ++r) {
       c->a.row(r).array() = ((c->s.row(r).array() - mx) * inv_tau).exp();
       den += c->a.row(r).array();
       score += c->a.row(r).array() * c->s.row(r).array();
     }
-    const Eigen::Array<T, 1, Eigen::Dynamic> inv_den = den.inverse();
-    score *= inv_den;  // score = Σ a_m s_m
-    for (Eigen::Index r = 0; r < m; ++r) c->a.row(r).array() *= inv_den;
+    den = den.inverse();
+    score *= den;  // score = Σ a_m s_m
+    for (Eigen::Index r = 0; r < m; ++r) c->a.row(r).array() *= den;
     scores->resize(n);
     *scores = score.transpose().matrix();
   }
