@@ -8,7 +8,8 @@
 #      is swapped) under ThreadSanitizer (build-tsan/);
 #   4. a short libFuzzer run of every reader (text formats, snapshots, model
 #      and pipeline files) from a clang build with ASan + UBSan (build-fuzz/,
-#      -O1, RECSYS_FUZZ_SECONDS each, default 15).
+#      -O1, RECSYS_FUZZ_SECONDS each, default 15, seed RECSYS_FUZZ_SEED,
+#      default 1, so a CI failure can be replayed).
 # CI (.ci/run) runs exactly this. RECSYS_SANITIZE=0 skips passes 2–4 (a
 # quicker local loop); RECSYS_SANITIZE=asan, =tsan or =fuzz runs only that
 # pass. A longer fuzz run: RECSYS_SANITIZE=fuzz RECSYS_FUZZ_SECONDS=600.
@@ -73,7 +74,7 @@ if [[ "$SANITIZE" == 1 || "$SANITIZE" == all || "$SANITIZE" == fuzz ]]; then
     corpus="build-fuzz/corpus/$t"
     mkdir -p "$corpus"
     if [[ "$t" == pipeline ]]; then cp tests/recommender/data/tiny_v1.rsp "$corpus/"; fi
-    build-fuzz/tests/fuzz/recsys_${t}_fuzz -max_total_time="${RECSYS_FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
+    build-fuzz/tests/fuzz/recsys_${t}_fuzz -max_total_time="${RECSYS_FUZZ_SECONDS:-15}" -seed="${RECSYS_FUZZ_SEED:-1}" -rss_limit_mb=2048 \
       -timeout=10 "$corpus" 2>"build-fuzz/fuzz_$t.log" || { tail -40 "build-fuzz/fuzz_$t.log"; exit 1; }
     log "fuzz $t: $(grep -E '^Done' "build-fuzz/fuzz_$t.log" || echo done)"
   done
