@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "recsys/core/eigen.h"
-#include "recsys/core/gather.h"
 #include "recsys/core/topk.h"
 #include "recsys/core/types.h"
 

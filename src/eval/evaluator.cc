@@ -16,13 +16,18 @@
 
 namespace recsys {
 
-absl::Status EvalOptions::Validate() const {
-  if (ks.empty()) return absl::InvalidArgumentError("EvalOptions.ks: at least one cutoff required");
+absl::Status ValidateCutoffs(const std::vector<int>& ks, int max_k, const std::string& field) {
+  if (ks.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": at least one cutoff required"));
   for (int k : ks) {
-    if (k < 1 || k > 100000) {
-      return absl::InvalidArgumentError(absl::StrCat("EvalOptions.ks: cutoff ", k, " not in [1, 100000]"));
+    if (k < 1 || k > max_k) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": cutoff ", k, " not in [1, ", max_k, "]"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status EvalOptions::Validate() const {
+  RECSYS_RETURN_IF_ERROR(ValidateCutoffs(ks, 100000, "EvalOptions.ks"));
   if (batch_size < 1) {
     return absl::InvalidArgumentError(absl::StrCat("EvalOptions.batch_size must be >= 1, got ", batch_size));
   }

@@ -18,13 +18,7 @@ absl::Status TwoStageOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("TwoStageOptions.candidates must be in [1, 100000], got ", candidates));
   }
-  if (ks.empty()) return absl::InvalidArgumentError("TwoStageOptions.ks: at least one cutoff required");
-  for (int k : ks) {
-    if (k < 1 || k > candidates) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("TwoStageOptions.ks: cutoff ", k, " not in [1, candidates = ", candidates, "]"));
-    }
-  }
+  RECSYS_RETURN_IF_ERROR(ValidateCutoffs(ks, candidates, "TwoStageOptions.ks (at most candidates)"));
   if (ef_search < 0) return absl::InvalidArgumentError("TwoStageOptions.ef_search must be >= 0");
   if (nprobe < 0) return absl::InvalidArgumentError("TwoStageOptions.nprobe must be >= 0");
   if (!(fetch_factor >= 0.0)) return absl::InvalidArgumentError("TwoStageOptions.fetch_factor must be >= 0");
@@ -63,11 +57,12 @@ absl::StatusOr<TwoStageResult> EvaluateTwoStage(const Recommender& recommender, 
   ro.filter_seen = options.filter_seen;
 
   MetricsAccumulator acc(options.ks, num_items);
+  // The returned list is the whole candidate set: its metrics at K = N are stage 1's.
+  MetricsAccumulator stage1({options.candidates}, num_items);
   TwoStageResult result;
   result.candidates = options.candidates;
-  double recall_sum = 0.0, hit_sum = 0.0, candidate_sum = 0.0;
-  int64_t evaluated = 0;
-  std::vector<ItemIndex> ranked, sorted_targets;
+  double candidate_sum = 0.0;
+  std::vector<ItemIndex> ranked;
   const int64_t n = cases.size();
   for (int64_t begin = 0; begin < n; begin += kChunk) {
     const int64_t end = std::min(n, begin + kChunk);
@@ -87,23 +82,15 @@ absl::StatusOr<TwoStageResult> EvaluateTwoStage(const Recommender& recommender, 
       ranked.clear();
       for (const RecommendedItem& item : rec->items) ranked.push_back(item.index);
       acc.Add(ranked, cases.target(c));
-      const std::span<const ItemIndex> targets = cases.target(c);
-      if (targets.empty()) continue;
-      sorted_targets.assign(targets.begin(), targets.end());
-      NormalizeTargets(sorted_targets);
-      const CaseMetrics m = ComputeCaseMetrics(ranked, sorted_targets, options.candidates);
-      recall_sum += m.recall;
-      hit_sum += m.hr;
-      candidate_sum += rec->num_candidates;
-      ++evaluated;
+      stage1.Add(ranked, cases.target(c));
+      if (!cases.target(c).empty()) candidate_sum += rec->num_candidates;
     }
   }
   result.metrics = acc.Result();
-  if (evaluated > 0) {
-    result.stage1_recall = recall_sum / static_cast<double>(evaluated);
-    result.stage1_hit_rate = hit_sum / static_cast<double>(evaluated);
-    result.mean_candidates = candidate_sum / static_cast<double>(evaluated);
-  }
+  const RankingMetrics s1 = stage1.Result();
+  result.stage1_recall = s1.at(options.candidates).recall;
+  result.stage1_hit_rate = s1.at(options.candidates).hr;
+  if (s1.cases > 0) result.mean_candidates = candidate_sum / static_cast<double>(s1.cases);
   result.unknown_input_items = cases.unknown_input_items;
   result.unknown_targets = cases.unknown_targets;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

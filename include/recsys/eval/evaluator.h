@@ -76,6 +76,10 @@ EvalSet RemapEvalSet(const EvalSet& cases, const Vocabulary& from, const Vocabul
 // (known) target is a dense index in [0, num_items).
 absl::Status CheckEvalSet(const EvalSet& cases, int32_t num_items);
 
+// InvalidArgument naming `field` unless ks is non-empty and every cutoff is
+// in [1, max_k].
+absl::Status ValidateCutoffs(const std::vector<int>& ks, int max_k, const std::string& field);
+
 // The cutoffs with duplicates removed, first occurrences kept in order.
 std::vector<int> UniqueCutoffs(const std::vector<int>& ks);
 
