@@ -137,6 +137,11 @@ struct RecommendOptions {
   // / Q) items, refetching ann_candidates per query only for users left short
   // (MultiInterestConfig::fetch_factor); 0 = ann_candidates per query always.
   double ann_fetch_factor = 2.0;
+  // HNSW: the beam stays ef_search wide and each interest query returns the
+  // best of every node its walk scored (AnnSearchParams::scored_results), so
+  // the queries fetch ann_candidates each at no extra walk; false = standard
+  // HNSW (beam ≥ the items fetched). Faster, slightly lower stage-1 recall.
+  bool ann_scored_results = false;
   // Filters: history items (always all of them), external ids to exclude,
   // and an allow list (when set, only these external ids may be returned;
   // unknown ids are ignored).

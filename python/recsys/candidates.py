@@ -53,6 +53,10 @@ class AnnIndex:
         self._c.add(items)
 
     def search(self, queries: np.ndarray, k: int = 10, *, ef_search: int = 0, nprobe: int = 0,
-               threads: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-k ids (int32) and inner-product scores (float32), each n × k; padding id -1."""
-        return self._c.search(queries, k, ef_search, nprobe, threads)
+               threads: int = 0, scored_results: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-k ids (int32) and inner-product scores (float32), each n × k; padding id -1.
+
+        ``scored_results`` (HNSW): keep the beam at ``ef_search`` and return the
+        best k of every node the walk scored, instead of widening the beam to k.
+        """
+        return self._c.search(queries, k, ef_search, nprobe, threads, scored_results)

@@ -106,7 +106,7 @@ class Recommender:
 
     def evaluate(self, cases: EvalSet, ks: Sequence[int] = (10,), *, candidates: int = 200, ef_search: int = 0,
                  fetch_factor: float = 2.0, filter_seen: bool = True, threads: int = 0,
-                 nprobe: int = 0) -> Dict[str, Any]:
+                 nprobe: int = 0, scored_results: bool = False) -> Dict[str, Any]:
         """Two-stage evaluation: each case's history goes through stage 1 (the ANN
         generator alone, ``candidates`` items) and the model ranks only those.
 
@@ -115,7 +115,7 @@ class Recommender:
         ``mean_candidates``; compare with ``model.evaluate`` (full catalogue).
         """
         return self._c.evaluate(cases._c, list(ks), candidates, ef_search, fetch_factor, filter_seen, threads,
-                                nprobe)
+                                nprobe, scored_results)
 
     def swap(self, pipeline: Pipeline | PathLike) -> None:
         """Atomically serves ``pipeline``; on error the current one stays."""

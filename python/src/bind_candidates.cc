@@ -72,7 +72,8 @@ void BindCandidates(py::module_& m) {
           py::arg("items"), "Adds items (n × dim float32, C-contiguous; read in place) with ids size()..")
       .def(
           "search",
-          [](const AnnIndex& index, const py::handle& queries, int k, int ef_search, int nprobe, int threads) {
+          [](const AnnIndex& index, const py::handle& queries, int k, int ef_search, int nprobe, int threads,
+             bool scored_results) {
             auto q = CheckFloatArray(queries, "queries", 2, /*strict=*/true);
             if (q.shape(1) != index.dim()) {
               throw py::value_error("queries: has " + std::to_string(q.shape(1)) + " columns, index dim is " +
@@ -85,6 +86,7 @@ void BindCandidates(py::module_& m) {
             AnnSearchParams p;
             p.ef_search = ef_search;
             p.nprobe = nprobe;
+            p.scored_results = scored_results;
             absl::Status s;
             {
               py::gil_scoped_release release;
@@ -97,7 +99,8 @@ void BindCandidates(py::module_& m) {
             return py::make_tuple(ids, scores);
           },
           py::arg("queries"), py::arg("k") = 10, py::arg("ef_search") = 0, py::arg("nprobe") = 0,
-          py::arg("threads") = 0, "Top-k (ids int32, scores float32), each n × k; padding id -1.")
+          py::arg("threads") = 0, py::arg("scored_results") = false,
+          "Top-k (ids int32, scores float32), each n × k; padding id -1.")
       .def(
           "save",
           [](const AnnIndex& index, const std::string& path) {

@@ -63,6 +63,8 @@ RecommendOptions ParseOptions(const py::dict& kw) {
       o.ef_search = py::cast<int>(value);
     } else if (key == "nprobe") {
       o.nprobe = py::cast<int>(value);
+    } else if (key == "ann_scored_results") {
+      o.ann_scored_results = py::cast<bool>(value);
     } else if (key == "filter_seen") {
       o.filter_seen = py::cast<bool>(value);
     } else if (key == "exclude") {
@@ -310,8 +312,9 @@ void BindRecommender(py::module_& m) {
       .def(
           "evaluate",
           [](const Recommender& rec, const PyEvalSet& cases, std::vector<int> ks, int candidates, int ef_search,
-             double fetch_factor, bool filter_seen, int threads, int nprobe) {
+             double fetch_factor, bool filter_seen, int threads, int nprobe, bool scored_results) {
             TwoStageOptions o;
+            o.scored_results = scored_results;
             o.ks = std::move(ks);
             o.candidates = candidates;
             o.ef_search = ef_search;
@@ -334,7 +337,7 @@ void BindRecommender(py::module_& m) {
           },
           py::arg("cases"), py::arg("ks"), py::arg("candidates") = 200, py::arg("ef_search") = 0,
           py::arg("fetch_factor") = 2.0, py::arg("filter_seen") = true, py::arg("threads") = 0,
-          py::arg("nprobe") = 0,
+          py::arg("nprobe") = 0, py::arg("scored_results") = false,
           "Two-stage evaluation: the model ranks only the stage-1 candidates. Returns a dict.")
       .def_property_readonly("pipeline",
                              [](const Recommender& rec) { return std::const_pointer_cast<Pipeline>(rec.pipeline()); });

@@ -192,7 +192,10 @@ class FaissAnnIndex final : public AnnIndex {
   int64_t size() const override { return index_->ntotal; }
   const std::string& factory() const override { return config_.factory; }
   bool is_exact() const override { return exact_only_; }
-  bool cost_grows_with_k() const override { return !exact_only_ && ivf_view_.ivf == nullptr; }
+  bool cost_grows_with_k(const AnnSearchParams& params) const override {
+    if (exact_only_ || ivf_view_.ivf != nullptr) return false;
+    return !(params.scored_results && graph_.hnsw != nullptr);
+  }
   bool on_gpu() const override {
 #if defined(RECSYS_USE_FAISS_GPU)
     return gpu_index_ != nullptr;
@@ -326,7 +329,8 @@ class FaissAnnIndex final : public AnnIndex {
   // HNSW with flat storage: our walk over the graph (hnsw_search.h), the
   // filter applied during the walk; rows that come up short (or exclude most
   // of the catalogue) are answered exactly.
-  absl::Status GraphSearch(ConstMatrixRef queries, int k, int ef, const std::vector<const FilterPlan*>& plans,
+  absl::Status GraphSearch(ConstMatrixRef queries, int k, int ef, bool scored,
+                           const std::vector<const FilterPlan*>& plans,
                            Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
 
   // FAISS search of queries (b × d) with kf results: labels/distances b × kf.
@@ -430,7 +434,7 @@ absl::Status FaissAnnIndex::FaissSearch(const float* queries, int64_t b, int64_t
   return absl::OkStatus();
 }
 
-absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef,
+absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef, bool scored,
                                         const std::vector<const FilterPlan*>& plans,
                                         Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
   const int64_t b = queries.rows();
@@ -446,9 +450,13 @@ absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef,
       }
       int32_t* row_ids = ids.data() + q * ids.outerStride();
       float* row_scores = scores.data() + q * scores.outerStride();
-      const int found = internal::HnswSearchOne(graph_, queries.data() + q * queries.outerStride(), k, ef, p,
-                                                row_ids, row_scores);
-      if (found < std::min<int64_t>(k, n - ex)) exact[static_cast<size_t>(q)] = 1;
+      const float* query = queries.data() + q * queries.outerStride();
+      const int64_t want = std::min<int64_t>(k, n - ex);
+      int found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, scored);
+      // Scored results left short (the graph ran out of reachable allowed
+      // nodes): a standard walk with a k-wide beam, then exact search.
+      if (scored && found < want) found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, false);
+      if (found < want) exact[static_cast<size_t>(q)] = 1;
     }
   });
   std::vector<int64_t> exact_rows;
@@ -564,7 +572,7 @@ absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearc
                      : config_.default_nprobe > 0 ? config_.default_nprobe
                      : (ivf_ ? static_cast<int>(ivf_->nprobe) : 1);
 
-  if (graph_.hnsw != nullptr && !on_gpu()) return GraphSearch(queries, k, ef, plans, ids, scores);
+  if (graph_.hnsw != nullptr && !on_gpu()) return GraphSearch(queries, k, ef, params.scored_results, plans, ids, scores);
   if (ivf_view_.ivf != nullptr && !on_gpu()) return ListSearch(queries, k, nprobe, plans, ids, scores);
 
   // Route. A filtered query is answered in up to three passes: (1) the index

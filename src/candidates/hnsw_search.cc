@@ -52,14 +52,14 @@ struct Visited {
 
 struct Scratch {
   Visited visited;
-  std::vector<Node> candidates, results;
+  std::vector<Node> candidates, results, scored;
   std::vector<int32_t> batch;
 };
 
 }  // namespace
 
 int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
-                  float* scores) {
+                  float* scores, bool scored_results) {
   std::fill(ids, ids + k, kNoItem);
   std::fill(scores, scores + k, kNegInf);
   const faiss::HNSW& h = *g.hnsw;
@@ -96,20 +96,44 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
 
   // Best-first beam on layer 0; only allowed items enter `results`. Layer 0
   // links of node i: neighbors[offsets[i] + 0 .. offsets[i] + cum[1]).
+  // Standard: the beam is max(ef, k) wide and is the answer. Scored results:
+  // the beam stays ef wide (it decides what is expanded and when to stop)
+  // and the answer is the best k of every allowed node scored on the way;
+  // until k allowed nodes have been scored every scored node is queued and
+  // the walk does not stop (a query far from the data would otherwise end
+  // after a few expansions, short of k).
   const int level0_links = h.cum_nneighbor_per_level[1];
-  const size_t width = static_cast<size_t>(std::max(ef, k));
+  const size_t width = static_cast<size_t>(scored_results ? std::max(ef, 1) : std::max(ef, k));
+  const size_t kk = static_cast<size_t>(k);
   auto& cand = s.candidates;
   auto& res = s.results;
+  auto& all = s.scored;  // scored mode: best k of every allowed node scored
   cand.clear();
   res.clear();
+  all.clear();
+  auto offer = [&](std::vector<Node>& heap, size_t cap, const Node& n) {
+    if (heap.size() < cap) {
+      heap.push_back(n);
+      std::push_heap(heap.begin(), heap.end(), WorseFirst());
+    } else if (Better(n, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), WorseFirst());
+      heap.back() = n;
+      std::push_heap(heap.begin(), heap.end(), WorseFirst());
+    }
+  };
   s.visited.TestAndSet(cur);
   cand.push_back({cur_score, cur});
-  if (allowed(cur)) res.push_back({cur_score, cur});
+  if (allowed(cur)) {
+    res.push_back({cur_score, cur});
+    if (scored_results) all.push_back({cur_score, cur});
+  }
   while (!cand.empty()) {
     std::pop_heap(cand.begin(), cand.end(), BestFirst());
     const Node c = cand.back();
     cand.pop_back();
-    if (res.size() >= width && Better(res.front(), c)) break;  // nothing left can improve the beam
+    // Nothing left can improve the beam; scored results also need k allowed
+    // nodes scored before the walk may stop.
+    if (res.size() >= width && Better(res.front(), c) && (!scored_results || all.size() >= kk)) break;
     const int32_t* nbs = h.neighbors.data() + h.offsets[static_cast<size_t>(c.id)];
     s.batch.clear();
     for (int j = 0; j < level0_links; ++j) {
@@ -121,20 +145,16 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
     }
     for (const int32_t nb : s.batch) {
       const Node n{InnerProduct(query, row(nb), d), nb};
-      if (res.size() < width || Better(n, res.front())) {
+      const bool ok = allowed(nb);
+      if (scored_results && ok) offer(all, kk, n);
+      if (res.size() < width || Better(n, res.front()) || (scored_results && all.size() < kk)) {
         cand.push_back(n);
         std::push_heap(cand.begin(), cand.end(), BestFirst());
-        if (allowed(nb)) {
-          res.push_back(n);
-          std::push_heap(res.begin(), res.end(), WorseFirst());
-          if (res.size() > width) {
-            std::pop_heap(res.begin(), res.end(), WorseFirst());
-            res.pop_back();
-          }
-        }
+        if (ok) offer(res, width, n);
       }
     }
   }
+  if (scored_results) res.swap(all);
   std::sort(res.begin(), res.end(), Better);
   const int found = static_cast<int>(std::min(res.size(), static_cast<size_t>(k)));
   for (int i = 0; i < found; ++i) {

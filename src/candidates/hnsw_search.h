@@ -48,9 +48,13 @@ inline float InnerProduct(const float* a, const float* b, int d) {
 }
 
 // Top-k of one query: ids (kNoItem padded) and inner-product scores, best
-// first. `plan` may be null. Returns the
-// number of results found.
+// first. `plan` may be null. Returns the number of results found.
+// scored_results = false: standard HNSW, the layer-0 beam is max(ef, k) wide
+// and is the answer (cost grows with k). true: the beam stays ef wide and the
+// answer is the best k of every allowed node the walk scored (the beam's
+// members and the neighbours it looked at and did not keep), so k beyond ef
+// costs heap operations only.
 int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
-                  float* scores);
+                  float* scores, bool scored_results = false);
 
 }  // namespace recsys::internal

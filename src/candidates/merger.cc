@@ -50,26 +50,21 @@ void CandidateMerger::Merge(std::span<const CandidateList* const> lists, int tot
     ItemIndex item;
     float score;
   };
-  // Every source of every item, generator index rewritten to the list index.
-  absl::flat_hash_map<ItemIndex, std::vector<CandidateSource>> provenance;
-  for (size_t g = 0; g < lists.size(); ++g) {
-    const CandidateList& list = *lists[g];
-    for (int i = 0; i < list.size(); ++i) {
-      auto& dst = provenance[list.item(i)];
-      const auto src = list.sources(i);
-      if (src.empty()) {
-        dst.push_back({static_cast<int16_t>(g), -1, i, list.score(i)});
-        continue;
-      }
-      for (CandidateSource s : src) {
-        s.generator = static_cast<int16_t>(g);
-        dst.push_back(s);
-      }
-    }
-  }
-  absl::flat_hash_map<ItemIndex, char> taken;
+  // Picks first (an item's slot in `picked` doubles as the "taken" set),
+  // then the provenance of the picked items only: every source, generator
+  // index rewritten to the list index, grouped by item with a counting sort
+  // (a few allocations per call, not one per item).
+  absl::flat_hash_map<ItemIndex, int> taken;
+  size_t listed = 0;
+  for (const CandidateList* l : lists) listed += static_cast<size_t>(l->size());
+  taken.reserve(std::min<size_t>(listed, static_cast<size_t>(std::max(total, 0))));
   std::vector<Picked> picked;
   std::vector<int> cursor(lists.size(), 0);
+  auto pick = [&](const CandidateList& list, int i) {
+    if (!taken.try_emplace(list.item(i), static_cast<int>(picked.size())).second) return false;
+    picked.push_back({list.item(i), list.score(i)});
+    return true;
+  };
   // Quota pass.
   for (size_t g = 0; g < lists.size() && static_cast<int>(picked.size()) < total; ++g) {
     const CandidateList& list = *lists[g];
@@ -77,10 +72,7 @@ void CandidateMerger::Merge(std::span<const CandidateList* const> lists, int tot
     int used = 0;
     int& i = cursor[g];
     for (; i < list.size() && used < quota && static_cast<int>(picked.size()) < total; ++i) {
-      if (taken.emplace(list.item(i), 1).second) {
-        picked.push_back({list.item(i), list.score(i)});
-        ++used;
-      }
+      if (pick(list, i)) ++used;
     }
   }
   // Fill pass: round-robin over leftovers.
@@ -93,16 +85,46 @@ void CandidateMerger::Merge(std::span<const CandidateList* const> lists, int tot
         int& i = cursor[g];
         while (i < list.size() && taken.contains(list.item(i))) ++i;
         if (i < list.size()) {
-          taken.emplace(list.item(i), 1);
-          picked.push_back({list.item(i), list.score(i)});
+          pick(list, i);
           ++i;
           progress = true;
         }
       }
     }
   }
+  // Provenance of the picked items, in list order then rank order.
+  std::vector<int32_t> count(picked.size() + 1, 0);
+  auto for_each_source = [&](auto&& fn) {
+    for (size_t g = 0; g < lists.size(); ++g) {
+      const CandidateList& list = *lists[g];
+      for (int i = 0; i < list.size(); ++i) {
+        const auto it = taken.find(list.item(i));
+        if (it == taken.end()) continue;
+        const auto src = list.sources(i);
+        if (src.empty()) {
+          fn(it->second, CandidateSource{static_cast<int16_t>(g), -1, i, list.score(i)});
+          continue;
+        }
+        for (CandidateSource c : src) {
+          c.generator = static_cast<int16_t>(g);
+          fn(it->second, c);
+        }
+      }
+    }
+  };
+  for_each_source([&](int p, const CandidateSource&) { ++count[static_cast<size_t>(p) + 1]; });
+  for (size_t p = 0; p < picked.size(); ++p) count[p + 1] += count[p];
+  std::vector<CandidateSource> grouped(static_cast<size_t>(count.back()));
+  {
+    std::vector<int32_t> fill(count.begin(), count.end() - 1);
+    for_each_source([&](int p, const CandidateSource& c) { grouped[static_cast<size_t>(fill[static_cast<size_t>(p)]++)] = c; });
+  }
   out->Reserve(static_cast<int>(picked.size()));
-  for (const Picked& p : picked) out->Add(p.item, p.score, provenance.at(p.item));
+  for (size_t p = 0; p < picked.size(); ++p) {
+    out->Add(picked[p].item, picked[p].score,
+             std::span<const CandidateSource>(grouped).subspan(static_cast<size_t>(count[p]),
+                                                               static_cast<size_t>(count[p + 1] - count[p])));
+  }
 }
 
 absl::Status CandidateMerger::Generate(std::span<const CandidateRequest> requests, int k,

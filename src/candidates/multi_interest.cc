@@ -16,7 +16,8 @@ namespace {
 struct Entry {
   ItemIndex item;
   float best;
-  std::vector<CandidateSource> sources;
+  int32_t first_source;  // into the grouped sources, filled after the scan
+  int32_t num_sources;
 };
 
 }  // namespace
@@ -27,20 +28,48 @@ void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<co
   out->Clear();
   const int num_queries = static_cast<int>(ids.size());
   if (k <= 0 || num_queries == 0) return;
+  // One pass builds the entries (first appearance order) and a flat list of
+  // (entry, source) pairs; a counting sort then groups the sources by entry
+  // (in scan order: query, then rank) — a few allocations per call, not one
+  // per item.
+  size_t total = 0, max_len = 0;
+  for (const auto& list : ids) {
+    total += list.size();
+    max_len = std::max(max_len, list.size());
+  }
   std::vector<Entry> entries;
+  entries.reserve(total);
   absl::flat_hash_map<ItemIndex, int> where;
-  size_t max_len = 0;
+  where.reserve(total);
+  std::vector<int32_t> source_entry;
+  std::vector<CandidateSource> flat;
+  source_entry.reserve(total);
+  flat.reserve(total);
   for (int q = 0; q < num_queries; ++q) {
-    max_len = std::max(max_len, ids[static_cast<size_t>(q)].size());
     for (size_t r = 0; r < ids[static_cast<size_t>(q)].size(); ++r) {
       const ItemIndex id = ids[static_cast<size_t>(q)][r];
       if (id < 0) continue;
       const float s = scores[static_cast<size_t>(q)][r];
       auto [it, inserted] = where.try_emplace(id, static_cast<int>(entries.size()));
-      if (inserted) entries.push_back({id, s, {}});
+      if (inserted) entries.push_back({id, s, 0, 0});
       Entry& e = entries[static_cast<size_t>(it->second)];
       e.best = std::max(e.best, s);
-      e.sources.push_back({generator_id, static_cast<int16_t>(q), static_cast<int32_t>(r), s});
+      ++e.num_sources;
+      source_entry.push_back(it->second);
+      flat.push_back({generator_id, static_cast<int16_t>(q), static_cast<int32_t>(r), s});
+    }
+  }
+  int32_t next = 0;
+  for (Entry& e : entries) {
+    e.first_source = next;
+    next += e.num_sources;
+  }
+  std::vector<CandidateSource> grouped(flat.size());
+  {
+    std::vector<int32_t> fill(entries.size(), 0);
+    for (size_t i = 0; i < flat.size(); ++i) {
+      const auto e = static_cast<size_t>(source_entry[i]);
+      grouped[static_cast<size_t>(entries[e].first_source + fill[e]++)] = flat[i];
     }
   }
   std::vector<char> chosen(entries.size(), 0);
@@ -121,7 +150,9 @@ void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<co
   out->Reserve(static_cast<int>(order.size()));
   for (int e : order) {
     const Entry& en = entries[static_cast<size_t>(e)];
-    out->Add(en.item, en.best, en.sources);
+    out->Add(en.item, en.best,
+             std::span<const CandidateSource>(grouped).subspan(static_cast<size_t>(en.first_source),
+                                                               static_cast<size_t>(en.num_sources)));
   }
 }
 
@@ -158,7 +189,7 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
         absl::StrCat("MultiInterestGenerator: ", out.size(), " outputs for ", requests.size(), " requests"));
   }
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("MultiInterestGenerator: k must be > 0, got ", k));
-  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0 || !index_->cost_grows_with_k()) {
+  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0 || !index_->cost_grows_with_k(config_.search)) {
     return SearchAndMerge(requests, k, config_.per_query_k > 0 ? config_.per_query_k : k, out, nullptr);
   }
   int kq = 1;

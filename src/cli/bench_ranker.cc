@@ -5,6 +5,7 @@
 //   recsys bench ranker --items 100000 --history 2000 --candidates 1000 --dim 64 \
 //       --interests 4 --short 50 --json
 //   recsys bench ranker --items 1000000 --index IVF1024,Flat --nprobe 4 --json   (IVF-Flat stage 1)
+//   recsys bench ranker --items 1000000 --ef-search 64 --scored-results --json  (HNSW, beam 64)
 //   → {"rank_p50_ms":…, "rank_p99_ms":…, "e2e_p50_ms":…, "e2e_p99_ms":…,
 //      "batch_requests_per_s":…, "flop_bound_ms":…, "e2e_flop_bound_ms":…, "sgemm_gflops":…, …}
 //
@@ -46,6 +47,7 @@ struct RankerArgs {
   int nprobe = 16;
   int clusters = 1000;
   double fetch_factor = 2.0;
+  bool scored_results = false;
   uint64_t seed = 1;
 };
 
@@ -146,6 +148,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
     reqs[r].options.ef_search = a.ef_search;
     reqs[r].options.nprobe = a.nprobe;
     reqs[r].options.ann_fetch_factor = a.fetch_factor;
+    reqs[r].options.ann_scored_results = a.scored_results;
   }
 
   Log("bench ranker: ranking stage, 1 thread");
@@ -203,6 +206,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
       {"index_build_s", build_s},
       {"item_clusters", a.clusters},
       {"ann_fetch_factor", a.fetch_factor},
+      {"ann_scored_results", a.scored_results},
       {"requests", a.requests},
       {"sgemm_gflops", sgemm},
       {"rank_gflop", flops / 1e9},
@@ -252,6 +256,8 @@ RECSYS_CLI_COMMAND(ranker, "bench", "Ranker and end-to-end serving latency vs FL
                          ->check(CLI::NonNegativeNumber);
                      app->add_option("--fetch-factor", a->fetch_factor, "RecommendOptions.ann_fetch_factor")
                          ->check(CLI::NonNegativeNumber);
+                     app->add_flag("--scored-results", a->scored_results,
+                                   "RecommendOptions.ann_scored_results: HNSW beam stays --ef-search wide");
                      app->add_option("--seed", a->seed, "seed");
                      return [a](const recsys::cli::GlobalFlags& g) -> int { return Run(*a, g); };
                    });

@@ -4,7 +4,8 @@
 //   recsys bench retrieval --items 1000000 --dim 64 --batch 1,32,1024 --k 100 --seen 200 --json
 //
 // Sections: exact top-k (ours vs IndexFlatIP, with and without filters),
-// HNSW32 (our walk vs IndexHNSWFlat, --hnsw-items), IVF-Flat (our list scan
+// HNSW32 (our walk vs IndexHNSWFlat, --hnsw-items; then scored results at
+// each --hnsw-scored-ef against a k-wide beam), IVF-Flat (our list scan
 // vs IndexIVFFlat over identical lists, 5 queries per call, recall@k at each
 // of --ivf-nprobe; --ivf-lists 0 skips it).
 //
@@ -56,6 +57,7 @@ struct Args {
   int64_t hnsw_items = 100000;  // 0 = skip HNSW
   int ivf_lists = 1024;         // IVF-Flat section: lists (0 = skip)
   std::string ivf_nprobe = "8,16,32";
+  std::string hnsw_scored_ef = "32,64,128";  // HNSW scored-results rows (empty = skip)
   int hnsw_ef_construction = 80;
   double min_seconds = 0.5;     // time budget per measurement
   int filtered_faiss_queries = 32;
@@ -359,6 +361,35 @@ int Run(const Args& a, const recsys::cli::GlobalFlags& g) {
     });
     out["hnsw_exact_qps_same_items"] = exact_qps;
 
+    // Scored results (AnnSearchParams::scored_results): the beam stays at ef
+    // and the answer is the best k of every node scored, against the standard
+    // walk whose beam must be k wide (same index, queries, threads).
+    if (!a.hnsw_scored_ef.empty()) {
+      MatrixF ks(nq, a.k);
+      IdMatrix kids(nq, a.k);
+      if (auto st = (*index)->Search(queries, a.k, {.ef_search = a.k}, {}, kids, ks); !st.ok()) {
+        return recsys::cli::Fail(st);
+      }
+      out["hnsw_beam_k_recall"] = RecallOfIds(kids, truth);
+      out["hnsw_beam_k_qps"] = MeasureQps(nq, a.min_seconds, [&] {
+        (void)(*index)->Search(queries, a.k, {.ef_search = a.k}, {}, kids, ks);
+      });
+      nlohmann::json rows = nlohmann::json::array();
+      for (const absl::string_view tok : absl::StrSplit(a.hnsw_scored_ef, ',')) {
+        int ef = 0;
+        if (!absl::SimpleAtoi(tok, &ef) || ef < 1) return recsys::cli::Fail("--hnsw-scored-ef: bad value " + std::string(tok));
+        const recsys::AnnSearchParams p{.ef_search = ef, .scored_results = true};
+        if (auto st = (*index)->Search(queries, a.k, p, {}, kids, ks); !st.ok()) return recsys::cli::Fail(st);
+        const double r = RecallOfIds(kids, truth);
+        const double qps = MeasureQps(nq, a.min_seconds, [&] { (void)(*index)->Search(queries, a.k, p, {}, kids, ks); });
+        rows.push_back({{"ef_search", ef},
+                        {"recall", r},
+                        {"qps", qps},
+                        {"speedup_vs_beam_k", qps / out["hnsw_beam_k_qps"].get<double>()}});
+      }
+      out["hnsw_scored"] = rows;
+    }
+
     // Reference: FAISS's own IndexHNSWFlat as Debian ships it (scalar flat
     // distances), same M, efConstruction, items, queries, efSearch, threads.
     Log("building FAISS IndexHNSWFlat (reference) on " + std::to_string(hn) + " items");
@@ -468,6 +499,8 @@ RECSYS_CLI_COMMAND(retrieval, "bench", "Stage-1 retrieval: ours vs FAISS Flat/ID
                      app->add_option("--hnsw-ef-construction", a->hnsw_ef_construction, "HNSW efConstruction");
                      app->add_option("--ivf-lists", a->ivf_lists, "IVF-Flat section: lists (0 = skip)");
                      app->add_option("--ivf-nprobe", a->ivf_nprobe, "IVF-Flat section: nprobe values, comma-separated");
+                     app->add_option("--hnsw-scored-ef", a->hnsw_scored_ef,
+                                     "HNSW scored-results rows: efSearch values, comma-separated (\"\" = skip)");
                      app->add_option("--min-seconds", a->min_seconds, "time per measurement (default 0.5)");
                      app->add_option("--filtered-faiss-queries", a->filtered_faiss_queries,
                                      "queries timed for FAISS's filtered search (slow; default 32)");

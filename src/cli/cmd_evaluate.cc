@@ -29,6 +29,7 @@ struct EvaluateArgs {
   std::string index = "HNSW32";
   int ef_search = 0;
   int nprobe = 0;
+  bool scored_results = false;
   int ef_construction = 0;
   std::string data;
   std::string format = "auto";
@@ -132,6 +133,7 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
     options.candidates = a.candidates;
     options.ef_search = a.ef_search;
     options.nprobe = a.nprobe;
+    options.scored_results = a.scored_results;
     options.filter_seen = !a.no_filter_seen;
     options.threads = a.threads;
     auto result = recsys::EvaluateTwoStage(*recommender, cases, options);
@@ -161,6 +163,8 @@ RECSYS_CLI_COMMAND(evaluate, "", "Evaluate a saved model (full-catalogue ranking
       ->capture_default_str();
   app->add_option("--ef-search", a->ef_search, "two-stage: HNSW efSearch (0 = pipeline default)");
   app->add_option("--nprobe", a->nprobe, "two-stage: IVF lists probed per query (0 = pipeline default)");
+  app->add_flag("--scored-results", a->scored_results,
+                "two-stage, HNSW: beam stays --ef-search wide, each query returns the best of every node scored");
   app->add_option("--ef-construction", a->ef_construction, "two-stage with --model: HNSW efConstruction");
   app->add_option("--data", a->data, "dataset file, split per --protocol");
   app->add_option("--format", a->format, "auto|seq|seq-user|csv|tsv|snapshot")->capture_default_str();

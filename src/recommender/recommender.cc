@@ -187,17 +187,20 @@ absl::StatusOr<Recommendation> Run(const Recommender::State& s, const Recommende
       return absl::InvalidArgumentError(absl::StrCat("RecommendRequest: ", request.timestamps.size(),
                                                      " timestamps for ", request.history.size(), " history items"));
     }
-    items.reserve(request.history.size());
+    items.resize(request.history.size());
+    vocab.FindMany(request.history, items.data());
     if (!request.timestamps.empty()) stamps.reserve(request.history.size());
+    size_t kept = 0;
     for (size_t i = 0; i < request.history.size(); ++i) {
-      const ItemIndex index = vocab.Find(request.history[i]);
+      const ItemIndex index = items[i];
       if (index < 0) {
         ++result.unknown_history_items;
         continue;
       }
-      items.push_back(index);
+      items[kept++] = index;  // compacts in place (kept <= i)
       if (!request.timestamps.empty()) stamps.push_back(request.timestamps[i]);
     }
+    items.resize(kept);
     history = HistoryView{items, stamps};
   }
 
@@ -245,6 +248,7 @@ absl::StatusOr<Recommendation> Run(const Recommender::State& s, const Recommende
     mic.search.ef_search = o.ef_search;
     mic.search.nprobe = o.nprobe;
     mic.fetch_factor = o.ann_fetch_factor;
+    mic.search.scored_results = o.ann_scored_results;
     mic.generator_id = static_cast<int16_t>(GeneratorKind::kAnn);
     RECSYS_ASSIGN_OR_RETURN(auto ann, MultiInterestGenerator::Create(p.index, mic));
     quotas[0] = std::max(o.ann_candidates, o.k);

@@ -53,6 +53,7 @@ absl::StatusOr<TwoStageResult> EvaluateTwoStage(const Recommender& recommender, 
   ro.ann_merge = options.merge;
   ro.ef_search = options.ef_search;
   ro.nprobe = options.nprobe;
+  ro.ann_scored_results = options.scored_results;
   ro.ann_fetch_factor = options.fetch_factor;
   ro.filter_seen = options.filter_seen;
 

@@ -315,5 +315,34 @@ TEST(MultiInterest, FetchFactorRefetchesShortUsersAndKeepsQuotas) {
   }
 }
 
+// HNSW with scored results: the search cost does not grow with k, so each
+// query fetches k up front (as per_query_k = k would) and nobody is
+// searched twice.
+TEST(MultiInterest, ScoredResultsFetchKPerQueryAtOnce) {
+  MatrixF items = ClusteredUnitVectors(3000, 16, 30, 0.5f, 81, 82);
+  auto created = AnnIndex::Create({.factory = "HNSW16", .dim = 16, .hnsw_ef_construction = 40});
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE((*created)->Add(items).ok());
+  std::shared_ptr<const AnnIndex> index = std::move(*created);
+  const MatrixF queries = ClusteredUnitVectors(4, 16, 30, 0.5f, 81, 83);
+  CandidateRequest req;
+  req.queries = queries.data();
+  req.num_queries = 4;
+  req.query_dim = 16;
+  MultiInterestConfig scored, explicit_k;
+  scored.fetch_factor = 1.5;
+  scored.search = {.ef_search = 16, .scored_results = true};
+  explicit_k.per_query_k = 40;
+  explicit_k.search = scored.search;
+  auto a = MultiInterestGenerator::Create(index, scored);
+  auto b = MultiInterestGenerator::Create(index, explicit_k);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<CandidateList> got(1), want(1);
+  ASSERT_TRUE((*a)->Generate({&req, 1}, 40, got).ok());
+  ASSERT_TRUE((*b)->Generate({&req, 1}, 40, want).ok());
+  EXPECT_EQ(got[0].size(), 40);
+  EXPECT_EQ(Items(got[0]), Items(want[0]));
+}
+
 }  // namespace
 }  // namespace recsys

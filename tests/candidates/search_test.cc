@@ -407,6 +407,83 @@ TEST_F(HnswTest, FilteredResultsPassAndFallBack) {
   }
 }
 
+// Scored results: the beam stays at efSearch and the answer is the best k of
+// every node scored, so k far above efSearch keeps most of the recall of a
+// k-wide beam; for k <= efSearch it can only improve on the standard walk
+// (the beam's members are among the nodes scored).
+TEST_F(HnswTest, ScoredResultsKeepRecallAtSmallBeam) {
+  const int64_t b = queries_->rows();
+  const int k = 200;
+  IdMatrix truth(b, k), wide(b, k), scored(b, k), narrow(b, k);
+  MatrixF ts(b, k), s1(b, k), s2(b, k), s3(b, k);
+  ASSERT_TRUE(ExactSearchReference(*items_, *queries_, k, {}, truth, ts).ok());
+  ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = k}, {}, wide, s1).ok());
+  // Recall grows with the beam and stays below a 200-wide beam's.
+  IdMatrix small(b, k);
+  ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = 16, .scored_results = true}, {}, small, s3).ok());
+  const AnnSearchParams p{.ef_search = 64, .scored_results = true};
+  ASSERT_TRUE(index_->Search(*queries_, k, p, {}, scored, s2).ok());
+  CheckRows(scored, s2, {});
+  const double r_wide = RecallOfIds(wide, truth), r_scored = RecallOfIds(scored, truth);
+  EXPECT_GE(r_scored, 0.65) << "scored results, beam 64, recall@200 (measured 0.73; 200-wide beam ~0.99)";
+  EXPECT_LE(r_scored, r_wide + 1e-9) << "a 200-wide beam should not lose to a 64-wide one";
+  EXPECT_LT(RecallOfIds(small, truth), r_scored) << "beam 16 vs 64";
+  for (int64_t q = 0; q < b; ++q) {
+    for (int j = 0; j < k; ++j) {
+      ASSERT_NEAR(s2(q, j), items_->row(scored(q, j)).dot(queries_->row(q)), 1e-4) << q << "," << j;
+    }
+  }
+  // k <= efSearch: at least the standard walk's recall, query by query.
+  const int k2 = 20;
+  IdMatrix t2(b, k2), std_ids(b, k2), sc_ids(b, k2);
+  MatrixF a(b, k2), c(b, k2), d(b, k2);
+  ASSERT_TRUE(ExactSearchReference(*items_, *queries_, k2, {}, t2, a).ok());
+  ASSERT_TRUE(index_->Search(*queries_, k2, {.ef_search = 24}, {}, std_ids, c).ok());
+  ASSERT_TRUE(index_->Search(*queries_, k2, {.ef_search = 24, .scored_results = true}, {}, sc_ids, d).ok());
+  for (int64_t q = 0; q < b; ++q) {
+    for (int j = 0; j < k2; ++j) ASSERT_GE(d(q, j), c(q, j)) << "scored results rank " << j << " of query " << q;
+  }
+  EXPECT_GE(RecallOfIds(sc_ids, t2), RecallOfIds(std_ids, t2));
+  // The search cost no longer grows with k; a standard walk's does.
+  EXPECT_FALSE(index_->cost_grows_with_k(p));
+  EXPECT_TRUE(index_->cost_grows_with_k({.ef_search = 32}));
+}
+
+// Filters apply to scored results too; a row the walk cannot fill (k above
+// what a beam of 4 scores) falls back to a k-wide walk, then exact search.
+TEST_F(HnswTest, ScoredResultsFilteredAndShortRows) {
+  const int64_t b = queries_->rows();
+  Filters f = MakeFilters(b, static_cast<int32_t>(items_->rows()), 37);
+  IdMatrix ids(b, 50), truth(b, 50);
+  MatrixF scores(b, 50), ts(b, 50);
+  ASSERT_TRUE(index_->Search(*queries_, 50, {.ef_search = 64, .scored_results = true}, f.per_query, ids, scores).ok());
+  CheckRows(ids, scores, f.per_query);
+  ASSERT_TRUE(ExactSearchReference(*items_, *queries_, 50, f.per_query, truth, ts).ok());
+  EXPECT_GE(RecallOfIds(ids, truth), 0.9);
+
+  const int k = 3000;
+  MatrixF q = queries_->topRows(3);
+  IdMatrix big(3, k);
+  MatrixF bs(3, k);
+  ASSERT_TRUE(index_->Search(q, k, {.ef_search = 4, .scored_results = true}, {}, big, bs).ok());
+  for (int64_t r = 0; r < 3; ++r) {
+    for (int j = 0; j < k; ++j) ASSERT_NE(big(r, j), kNoItem) << "row " << r << " short at " << j;
+  }
+  CheckRows(big, bs, {});
+  // Deterministic across thread counts.
+  IdMatrix one(b, 50), two(b, 50);
+  MatrixF s1(b, 50), s2(b, 50);
+  {
+    ThreadLimit l(1);
+    ASSERT_TRUE(index_->Search(*queries_, 50, {.ef_search = 16, .scored_results = true}, {}, one, s1).ok());
+  }
+  {
+    ThreadLimit l(2);
+    ASSERT_TRUE(index_->Search(*queries_, 50, {.ef_search = 16, .scored_results = true}, {}, two, s2).ok());
+  }
+  EXPECT_EQ(one, two);
+}
+
 TEST_F(HnswTest, IdenticalAcrossThreadCounts) {
   const int64_t b = queries_->rows();
   IdMatrix a(b, 100), c(b, 100);

@@ -44,6 +44,7 @@ struct TwoStageOptions {
   int nprobe = 0;
   MergeStrategy merge = MergeStrategy::kUnionQuota;
   double fetch_factor = 2.0;
+  bool scored_results = false;  // RecommendOptions::ann_scored_results
   bool filter_seen = true;
   // Worker threads, 0 = all cores (the result does not depend on it).
   int threads = 0;
