@@ -192,10 +192,7 @@ class FaissAnnIndex final : public AnnIndex {
   int64_t size() const override { return index_->ntotal; }
   const std::string& factory() const override { return config_.factory; }
   bool is_exact() const override { return exact_only_; }
-  bool cost_grows_with_k(const AnnSearchParams& params) const override {
-    if (exact_only_ || ivf_view_.ivf != nullptr) return false;
-    return !(params.scored_results && graph_.hnsw != nullptr);
-  }
+  bool cost_grows_with_k() const override { return !exact_only_ && ivf_view_.ivf == nullptr; }
   bool on_gpu() const override {
 #if defined(RECSYS_USE_FAISS_GPU)
     return gpu_index_ != nullptr;
@@ -455,7 +452,9 @@ absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef, b
       int found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, scored);
       // Scored results left short (the graph ran out of reachable allowed
       // nodes): a standard walk with a k-wide beam, then exact search.
-      if (scored && found < want) found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, false);
+      if (scored && found < want) {
+        found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, false);
+      }
       if (found < want) exact[static_cast<size_t>(q)] = 1;
     }
   });

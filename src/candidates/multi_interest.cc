@@ -189,7 +189,7 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
         absl::StrCat("MultiInterestGenerator: ", out.size(), " outputs for ", requests.size(), " requests"));
   }
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("MultiInterestGenerator: k must be > 0, got ", k));
-  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0 || !index_->cost_grows_with_k(config_.search)) {
+  if (config_.per_query_k > 0 || config_.fetch_factor <= 0.0 || !index_->cost_grows_with_k()) {
     return SearchAndMerge(requests, k, config_.per_query_k > 0 ? config_.per_query_k : k, out, nullptr);
   }
   int kq = 1;
@@ -199,13 +199,26 @@ absl::Status MultiInterestGenerator::Generate(std::span<const CandidateRequest> 
   }
   std::vector<size_t> short_users;
   RECSYS_RETURN_IF_ERROR(SearchAndMerge(requests, k, kq, out, kq < k ? &short_users : nullptr));
-  if (short_users.empty()) return absl::OkStatus();
-  std::vector<CandidateRequest> again;
-  std::vector<CandidateList> again_out(short_users.size());
-  again.reserve(short_users.size());
-  for (size_t i : short_users) again.push_back(requests[i]);
-  RECSYS_RETURN_IF_ERROR(SearchAndMerge(again, k, k, again_out, nullptr));
-  for (size_t j = 0; j < short_users.size(); ++j) out[short_users[j]] = std::move(again_out[j]);
+  // Users left short are searched again with a per-query fetch grown by
+  // what their merge lacked (×1.25 margin), until full or k per query.
+  std::vector<size_t> pending = std::move(short_users);
+  while (!pending.empty()) {
+    int fewest = k;
+    for (size_t i : pending) fewest = std::min(fewest, out[i].size());
+    const double grown = std::ceil(1.25 * kq * static_cast<double>(k) / std::max(1, fewest));
+    kq = static_cast<int>(std::min<double>(k, std::max<double>(kq + 1, grown)));
+    std::vector<CandidateRequest> again;
+    std::vector<CandidateList> again_out(pending.size());
+    again.reserve(pending.size());
+    for (size_t i : pending) again.push_back(requests[i]);
+    std::vector<size_t> still;
+    RECSYS_RETURN_IF_ERROR(SearchAndMerge(again, k, kq, again_out, kq < k ? &still : nullptr));
+    for (size_t j = 0; j < pending.size(); ++j) out[pending[j]] = std::move(again_out[j]);
+    std::vector<size_t> next;
+    next.reserve(still.size());
+    for (size_t j : still) next.push_back(pending[j]);
+    pending = std::move(next);
+  }
   return absl::OkStatus();
 }
 

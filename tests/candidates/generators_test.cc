@@ -315,33 +315,41 @@ TEST(MultiInterest, FetchFactorRefetchesShortUsersAndKeepsQuotas) {
   }
 }
 
-// HNSW with scored results: the search cost does not grow with k, so each
-// query fetches k up front (as per_query_k = k would) and nobody is
-// searched twice.
-TEST(MultiInterest, ScoredResultsFetchKPerQueryAtOnce) {
+// A user whose queries overlap comes up short after the first fetch; the
+// refetch grows the per-query fetch by the shortfall (not straight to k) and
+// the list ends full. Scored-results HNSW walks serve the same way.
+TEST(MultiInterest, RefetchGrowsByShortfall) {
   MatrixF items = ClusteredUnitVectors(3000, 16, 30, 0.5f, 81, 82);
   auto created = AnnIndex::Create({.factory = "HNSW16", .dim = 16, .hnsw_ef_construction = 40});
   ASSERT_TRUE(created.ok());
   ASSERT_TRUE((*created)->Add(items).ok());
   std::shared_ptr<const AnnIndex> index = std::move(*created);
-  const MatrixF queries = ClusteredUnitVectors(4, 16, 30, 0.5f, 81, 83);
+  const MatrixF base = ClusteredUnitVectors(2, 16, 30, 0.5f, 81, 83);
+  MatrixF queries(4, 16);  // two pairs of near-identical queries: ~half of each fetch overlaps
+  for (int r = 0; r < 4; ++r) queries.row(r) = base.row(r / 2) * (1.0f + 0.001f * static_cast<float>(r));
   CandidateRequest req;
   req.queries = queries.data();
   req.num_queries = 4;
   req.query_dim = 16;
-  MultiInterestConfig scored, explicit_k;
-  scored.fetch_factor = 1.5;
-  scored.search = {.ef_search = 16, .scored_results = true};
-  explicit_k.per_query_k = 40;
-  explicit_k.search = scored.search;
-  auto a = MultiInterestGenerator::Create(index, scored);
-  auto b = MultiInterestGenerator::Create(index, explicit_k);
-  ASSERT_TRUE(a.ok() && b.ok());
-  std::vector<CandidateList> got(1), want(1);
-  ASSERT_TRUE((*a)->Generate({&req, 1}, 40, got).ok());
-  ASSERT_TRUE((*b)->Generate({&req, 1}, 40, want).ok());
-  EXPECT_EQ(got[0].size(), 40);
-  EXPECT_EQ(Items(got[0]), Items(want[0]));
+  for (const bool scored : {false, true}) {
+    MultiInterestConfig staged;
+    staged.fetch_factor = 1.5;  // 30 per query for k = 80: ~60 unique < 80
+    staged.search = {.ef_search = 16, .scored_results = scored};
+    auto gen = MultiInterestGenerator::Create(index, staged);
+    ASSERT_TRUE(gen.ok());
+    std::vector<CandidateList> got(1);
+    ASSERT_TRUE((*gen)->Generate({&req, 1}, 80, got).ok());
+    EXPECT_EQ(got[0].size(), 80) << "scored " << scored;
+    const std::vector<ItemIndex> items_got = Items(got[0]);
+    EXPECT_EQ(std::set<ItemIndex>(items_got.begin(), items_got.end()).size(), 80u);
+    int deepest = 0;
+    for (int i = 0; i < got[0].size(); ++i) {
+      for (const CandidateSource& src : got[0].sources(i)) deepest = std::max(deepest, static_cast<int>(src.rank));
+    }
+    // The first fetch (30) fell short; the refetch went past it but not to k.
+    EXPECT_GE(deepest, 30) << "scored " << scored;
+    EXPECT_LT(deepest, 79) << "scored " << scored;
+  }
 }
 
 }  // namespace

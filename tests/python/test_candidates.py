@@ -33,6 +33,13 @@ def test_hnsw_recall():
     expect = np.argsort(-(queries @ items.T), axis=1)[:, :10]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expect)])
     assert recall > 0.8
+    # Scored results: beam 16, the best 200 of every node scored (exact scores).
+    wide, wide_scores = index.search(queries, k=200, ef_search=16, scored_results=True)
+    assert (wide >= 0).all()
+    truth = np.argsort(-(queries @ items.T), axis=1)[:, :200]
+    assert np.mean([len(set(a) & set(b)) / 200 for a, b in zip(wide, truth)]) > 0.5
+    exact = np.take_along_axis(queries @ items.T, wide.astype(np.int64), axis=1)
+    np.testing.assert_allclose(wide_scores, exact, rtol=1e-4, atol=1e-5)
 
 
 def test_input_checks():

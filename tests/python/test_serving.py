@@ -57,6 +57,7 @@ def test_options_reach_the_engine(pipeline, split):
     pop_only = rec.recommend(hist, k=5, ann_candidates=0, item_to_item_candidates=0, popularity_candidates=30)
     assert all(s["generator"] == "popularity" for src in pop_only["sources"] for s in src)
     assert rec.recommend(hist, k=5, ann_merge="max_score", ann_fetch_factor=0, ef_search=32)["items"].shape == (5,)
+    assert rec.recommend(hist, k=5, ef_search=16, ann_scored_results=True)["items"].shape == (5,)
     assert rec.recommend(user_id=None, history=[10**12], k=3)["unknown_history_items"] == 1
 
 
@@ -160,3 +161,6 @@ def test_two_stage_evaluation(longshort, split):
     assert few["mean_candidates"] <= n
     with pytest.raises(ValueError, match="cutoff 10"):
         exact.evaluate(test, [10], candidates=5)
+    graph = recsys.Recommender(recsys.Pipeline.build(longshort, index_factory="HNSW16", name="hnsw", threads=1))
+    scored = graph.evaluate(test, [5, 10], candidates=n, ef_search=8, scored_results=True)
+    assert 0 < scored[f"stage1_recall@{n}"] <= 1 and scored["mean_candidates"] <= n

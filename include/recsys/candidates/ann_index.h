@@ -93,9 +93,10 @@ struct AnnSearchParams {
   // wide and is the answer, so the cost grows with k. true: the beam stays
   // ef_search wide and the answer is the best k of every node the walk scored
   // (beam members and the neighbours it examined), so a large k costs heap
-  // operations only; recall at large k is lower than a k-wide beam's (measured
-  // by `recsys bench retrieval --hnsw-scored`). A row left short falls back to
-  // a standard walk, then to exact search.
+  // operations once the walk has scored k nodes (it keeps walking until it
+  // has); recall at large k is lower than a k-wide beam's (measured by
+  // `recsys bench retrieval --hnsw-scored-ef`). A row left short falls back
+  // to a standard walk, then to exact search.
   bool scored_results = false;
 };
 
@@ -115,14 +116,11 @@ class AnnIndex {
   virtual const std::string& factory() const = 0;
   virtual bool is_exact() const = 0;
   virtual bool on_gpu() const = 0;
-  // Whether a search with these params costs more as k grows (a standard
-  // graph walk's beam is at least k). False for scans (exact, IVF lists),
-  // whose cost is set by what they read, and for HNSW with
-  // params.scored_results: asking them for more results up front is ~free.
-  virtual bool cost_grows_with_k(const AnnSearchParams& params) const {
-    (void)params;
-    return true;
-  }
+  // Whether a search's cost grows with k (a graph walk's beam is at least k;
+  // with scored_results it must still score k nodes). False for scans
+  // (exact, IVF lists), whose cost is set by what they read: asking them for
+  // more results up front is free.
+  virtual bool cost_grows_with_k() const { return true; }
 
   // Adds items (n × d) with ids size() .. size()+n-1; trains the index on the
   // first call if it needs training (IVF, PQ).

@@ -48,8 +48,9 @@ struct MultiInterestConfig {
   // fetches min(k, ceil(fetch_factor · k / Q)) results (the ANN beam, and so
   // the cost, grows with the fetch); users whose merged list then holds fewer
   // than k candidates while some query still had more to give are searched
-  // again with k per query. The result equals the per_query_k = k result
-  // whenever the quota-filling merge did not reach past the first fetch.
+  // again with the per-query fetch grown by the shortfall (×1.25, at least +1,
+  // at most k), until full. The result equals the per_query_k = f result for
+  // the final fetch f whenever the quota-filling merge did not reach past it.
   // Ignored (k per query from the start) for indexes whose search cost does
   // not grow with k (AnnIndex::cost_grows_with_k: exact, IVF scans).
   double fetch_factor = 0.0;
