@@ -10,7 +10,7 @@
 //   - efSearch per call (no shared state: concurrent calls never wait);
 //   - the filter applied during the walk — excluded items are traversed but
 //     never enter the result set — so a user's history costs no over-fetch;
-//   - a per-thread visited table stamped by generation (no clear per query).
+//   - a per-thread visited bitset (L2-resident), cleared through the nodes set.
 // Results are deterministic (ties broken by smaller id) and independent of
 // the thread count; the search is the standard HNSW one (greedy descent on
 // the upper layers, best-first beam of width max(ef, k) on layer 0).
