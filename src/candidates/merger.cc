@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
+#include "source_groups.h"
 
 namespace recsys {
 
@@ -52,8 +53,7 @@ void CandidateMerger::Merge(std::span<const CandidateList* const> lists, int tot
   };
   // Picks first (an item's slot in `picked` doubles as the "taken" set),
   // then the provenance of the picked items only: every source, generator
-  // index rewritten to the list index, grouped by item with a counting sort
-  // (a few allocations per call, not one per item).
+  // index rewritten to the list index (internal::SourceGroups).
   absl::flat_hash_map<ItemIndex, int> taken;
   size_t listed = 0;
   for (const CandidateList* l : lists) listed += static_cast<size_t>(l->size());
@@ -93,38 +93,24 @@ void CandidateMerger::Merge(std::span<const CandidateList* const> lists, int tot
     }
   }
   // Provenance of the picked items, in list order then rank order.
-  std::vector<int32_t> count(picked.size() + 1, 0);
-  auto for_each_source = [&](auto&& fn) {
-    for (size_t g = 0; g < lists.size(); ++g) {
-      const CandidateList& list = *lists[g];
-      for (int i = 0; i < list.size(); ++i) {
-        const auto it = taken.find(list.item(i));
-        if (it == taken.end()) continue;
-        const auto src = list.sources(i);
-        if (src.empty()) {
-          fn(it->second, CandidateSource{static_cast<int16_t>(g), -1, i, list.score(i)});
-          continue;
-        }
-        for (CandidateSource c : src) {
-          c.generator = static_cast<int16_t>(g);
-          fn(it->second, c);
-        }
+  internal::SourceGroups sources;
+  sources.Reserve(picked.size());
+  for (size_t g = 0; g < lists.size(); ++g) {
+    const CandidateList& list = *lists[g];
+    for (int i = 0; i < list.size(); ++i) {
+      const auto it = taken.find(list.item(i));
+      if (it == taken.end()) continue;
+      const auto src = list.sources(i);
+      if (src.empty()) sources.Add(it->second, {static_cast<int16_t>(g), -1, i, list.score(i)});
+      for (CandidateSource c : src) {
+        c.generator = static_cast<int16_t>(g);
+        sources.Add(it->second, c);
       }
     }
-  };
-  for_each_source([&](int p, const CandidateSource&) { ++count[static_cast<size_t>(p) + 1]; });
-  for (size_t p = 0; p < picked.size(); ++p) count[p + 1] += count[p];
-  std::vector<CandidateSource> grouped(static_cast<size_t>(count.back()));
-  {
-    std::vector<int32_t> fill(count.begin(), count.end() - 1);
-    for_each_source([&](int p, const CandidateSource& c) { grouped[static_cast<size_t>(fill[static_cast<size_t>(p)]++)] = c; });
   }
+  sources.Group(static_cast<int32_t>(picked.size()));
   out->Reserve(static_cast<int>(picked.size()));
-  for (size_t p = 0; p < picked.size(); ++p) {
-    out->Add(picked[p].item, picked[p].score,
-             std::span<const CandidateSource>(grouped).subspan(static_cast<size_t>(count[p]),
-                                                               static_cast<size_t>(count[p + 1] - count[p])));
-  }
+  for (size_t p = 0; p < picked.size(); ++p) out->Add(picked[p].item, picked[p].score, sources.of(static_cast<int32_t>(p)));
 }
 
 absl::Status CandidateMerger::Generate(std::span<const CandidateRequest> requests, int k,

@@ -9,6 +9,7 @@
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
 #include "recsys/core/topk.h"
+#include "source_groups.h"
 
 namespace recsys {
 namespace {
@@ -16,8 +17,6 @@ namespace {
 struct Entry {
   ItemIndex item;
   float best;
-  int32_t first_source;  // into the grouped sources, filled after the scan
-  int32_t num_sources;
 };
 
 }  // namespace
@@ -28,10 +27,8 @@ void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<co
   out->Clear();
   const int num_queries = static_cast<int>(ids.size());
   if (k <= 0 || num_queries == 0) return;
-  // One pass builds the entries (first appearance order) and a flat list of
-  // (entry, source) pairs; a counting sort then groups the sources by entry
-  // (in scan order: query, then rank) — a few allocations per call, not one
-  // per item.
+  // One pass builds the entries (first appearance order) and their sources
+  // (internal::SourceGroups: in scan order, query then rank).
   size_t total = 0, max_len = 0;
   for (const auto& list : ids) {
     total += list.size();
@@ -41,37 +38,21 @@ void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<co
   entries.reserve(total);
   absl::flat_hash_map<ItemIndex, int> where;
   where.reserve(total);
-  std::vector<int32_t> source_entry;
-  std::vector<CandidateSource> flat;
-  source_entry.reserve(total);
-  flat.reserve(total);
+  internal::SourceGroups sources;
+  sources.Reserve(total);
   for (int q = 0; q < num_queries; ++q) {
     for (size_t r = 0; r < ids[static_cast<size_t>(q)].size(); ++r) {
       const ItemIndex id = ids[static_cast<size_t>(q)][r];
       if (id < 0) continue;
       const float s = scores[static_cast<size_t>(q)][r];
       auto [it, inserted] = where.try_emplace(id, static_cast<int>(entries.size()));
-      if (inserted) entries.push_back({id, s, 0, 0});
+      if (inserted) entries.push_back({id, s});
       Entry& e = entries[static_cast<size_t>(it->second)];
       e.best = std::max(e.best, s);
-      ++e.num_sources;
-      source_entry.push_back(it->second);
-      flat.push_back({generator_id, static_cast<int16_t>(q), static_cast<int32_t>(r), s});
+      sources.Add(it->second, {generator_id, static_cast<int16_t>(q), static_cast<int32_t>(r), s});
     }
   }
-  int32_t next = 0;
-  for (Entry& e : entries) {
-    e.first_source = next;
-    next += e.num_sources;
-  }
-  std::vector<CandidateSource> grouped(flat.size());
-  {
-    std::vector<int32_t> fill(entries.size(), 0);
-    for (size_t i = 0; i < flat.size(); ++i) {
-      const auto e = static_cast<size_t>(source_entry[i]);
-      grouped[static_cast<size_t>(entries[e].first_source + fill[e]++)] = flat[i];
-    }
-  }
+  sources.Group(static_cast<int32_t>(entries.size()));
   std::vector<char> chosen(entries.size(), 0);
   std::vector<int> order;  // indices into entries, in output order
   order.reserve(static_cast<size_t>(k));
@@ -150,9 +131,7 @@ void MergeQueryLists(std::span<const std::span<const int32_t>> ids, std::span<co
   out->Reserve(static_cast<int>(order.size()));
   for (int e : order) {
     const Entry& en = entries[static_cast<size_t>(e)];
-    out->Add(en.item, en.best,
-             std::span<const CandidateSource>(grouped).subspan(static_cast<size_t>(en.first_source),
-                                                               static_cast<size_t>(en.num_sources)));
+    out->Add(en.item, en.best, sources.of(e));
   }
 }
 
