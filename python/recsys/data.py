@@ -255,6 +255,20 @@ class Dataset:
         """Writes a binary snapshot (loads back by memory-mapping via :meth:`from_file`)."""
         self._c.save_snapshot(os.fspath(path))
 
+    def save_temporal_train_snapshot(self, path: PathLike, test_start: int, gap: int = 0,
+                                     test_window: int = 86400) -> dict:
+        """Writes only the train part of :func:`temporal_split` (t < test_start − gap) as a snapshot.
+
+        The events stream from this dataset (typically a memory-mapped snapshot)
+        to the file without a copy in memory; ``Dataset.from_file(path)`` maps
+        it back for training. Needs each user's events in time order (always
+        true for datasets built by this library). Returns counts:
+        train_events, gap_events, test_window_events, after_window_events,
+        users_with_train_events.
+        """
+        return dict(self._c.save_temporal_train_snapshot(os.fspath(path), int(test_start), int(gap),
+                                                         int(test_window)))
+
     # ---- splits -------------------------------------------------------------------------------
     def loo_split(self) -> Tuple["Dataset", EvalSet, EvalSet, int]:
         """Leave-one-out split → ``(train, valid, test, skipped_users)``."""

@@ -292,7 +292,30 @@ void BindData(py::module_& m) {
             }
             ThrowIfError(s);
           },
-          py::arg("path"));
+          py::arg("path"))
+      .def(
+          "save_temporal_train_snapshot",
+          [](const SequenceDataset& ds, const std::string& path, Timestamp test_start, Timestamp gap,
+             Timestamp test_window) {
+            TemporalSplitOptions o;
+            o.test_start = test_start;
+            o.gap = gap;
+            o.test_window = test_window;
+            absl::StatusOr<TemporalTrainSnapshotInfo> r;
+            {
+              py::gil_scoped_release release;
+              r = WriteTemporalTrainSnapshot(ds, o, path);
+            }
+            const TemporalTrainSnapshotInfo info = ValueOrThrow(std::move(r));
+            py::dict stats;
+            stats["train_events"] = info.train_events;
+            stats["gap_events"] = info.gap_events;
+            stats["test_window_events"] = info.test_window_events;
+            stats["after_window_events"] = info.after_window_events;
+            stats["users_with_train_events"] = info.users_with_train_events;
+            return stats;
+          },
+          py::arg("path"), py::arg("test_start"), py::arg("gap") = 0, py::arg("test_window") = 86400);
 
   m.def("synthetic", &Synthetic, py::arg("config") = py::dict(), py::arg("threads") = 0,
         "Generates a synthetic dataset; returns (Dataset, truth dict of numpy arrays).");

@@ -48,6 +48,31 @@ inline EvalSet SampleCases(const EvalSet& set, int64_t max_cases) {
   return out;
 }
 
+// The global temporal split's options from the flags; without --test-start
+// the test window is the last --test-window of the data (one pass over the
+// timestamps, which are per-user sorted: each user's last event).
+inline absl::StatusOr<TemporalSplitOptions> TemporalOptions(const SequenceDataset& full, const std::string& path,
+                                                            const SplitFlags& flags) {
+  TemporalSplitOptions o;
+  o.test_window = flags.test_window;
+  o.gap = flags.gap;
+  if (flags.test_start >= 0) {
+    o.test_start = flags.test_start;
+  } else {
+    Timestamp last = std::numeric_limits<Timestamp>::min();
+    for (UserIndex u = 0; u < full.num_users(); ++u) {
+      const auto ts = full.timestamps(u);
+      if (!ts.empty()) last = std::max(last, ts.back());
+    }
+    if (last == std::numeric_limits<Timestamp>::min()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": the time protocol needs timestamps"));
+    }
+    o.test_start = last - flags.test_window + 1;
+  }
+  RECSYS_RETURN_IF_ERROR(o.Validate());
+  return o;
+}
+
 // Reads --data in --format and splits it: "loo" leave-one-out (train, valid,
 // test), "time" by global time (train and test; no valid), "none" keeps the
 // whole dataset as train (no valid/test cases).
@@ -68,23 +93,7 @@ inline absl::StatusOr<LooSplit> LoadSplitData(const std::string& path, const std
     return split;
   }
   if (protocol == "time") {
-    TemporalSplitOptions o;
-    o.test_window = flags.test_window;
-    o.gap = flags.gap;
-    if (flags.test_start >= 0) {
-      o.test_start = flags.test_start;
-    } else {
-      Timestamp last = std::numeric_limits<Timestamp>::min();
-      for (UserIndex u = 0; u < full.num_users(); ++u) {
-        const auto ts = full.timestamps(u);
-        if (!ts.empty()) last = std::max(last, ts.back());
-      }
-      if (last == std::numeric_limits<Timestamp>::min()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": the time protocol needs timestamps"));
-      }
-      o.test_start = last - flags.test_window + 1;
-    }
-    RECSYS_RETURN_IF_ERROR(o.Validate());
+    RECSYS_ASSIGN_OR_RETURN(TemporalSplitOptions o, TemporalOptions(full, path, flags));
     RECSYS_ASSIGN_OR_RETURN(TemporalSplit ts, GlobalTemporalSplit(full, o));
     Log(absl::StrCat("time split at ", o.test_start, " (gap ", o.gap, ", window ", o.test_window, "): ",
                      ts.train.num_events(), " train events, ", ts.test.size(), " test users, ", ts.cold_targets,

@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -229,70 +232,161 @@ uint64_t SnapshotChecksum(const void* data, size_t bytes, uint64_t seed) {
   return Avalanche(h);
 }
 
-absl::Status WriteSnapshot(const SequenceDataset& ds, const std::string& path) {
-  struct Blob {
-    uint32_t id;
-    const void* data;
-    uint64_t bytes;
-  };
+namespace {
+
+// Appends bytes to a file through a 1 MiB buffer (large blocks go straight
+// through), tracking the file position.
+class BufferedWriter {
+ public:
+  BufferedWriter(int fd, const std::string& path) : fd_(fd), path_(path) { buffer_.reserve(kCapacity); }
+  absl::Status Append(const void* data, size_t bytes) {
+    position_ += bytes;
+    if (buffer_.size() + bytes <= kCapacity) {
+      const char* p = static_cast<const char*>(data);
+      buffer_.insert(buffer_.end(), p, p + bytes);
+      return absl::OkStatus();
+    }
+    RECSYS_RETURN_IF_ERROR(Flush());
+    if (bytes >= kCapacity) return WriteAll(fd_, data, bytes, path_);
+    const char* p = static_cast<const char*>(data);
+    buffer_.insert(buffer_.end(), p, p + bytes);
+    return absl::OkStatus();
+  }
+  // Zero bytes up to file position `offset` (≥ the current position).
+  absl::Status PadTo(uint64_t offset) {
+    static const char kZeros[kAlign] = {};
+    while (position_ < offset) RECSYS_RETURN_IF_ERROR(Append(kZeros, std::min<uint64_t>(kAlign, offset - position_)));
+    return absl::OkStatus();
+  }
+  absl::Status Flush() {
+    RECSYS_RETURN_IF_ERROR(WriteAll(fd_, buffer_.data(), buffer_.size(), path_));
+    buffer_.clear();
+    return absl::OkStatus();
+  }
+  uint64_t position() const { return position_; }
+
+ private:
+  static constexpr size_t kCapacity = size_t{1} << 20;
+  int fd_;
+  const std::string& path_;
+  std::vector<char> buffer_;
+  uint64_t position_ = 0;
+};
+
+// The snapshot writer behind WriteSnapshot and WriteSnapshotPrefix: keep
+// empty = every event, else the first keep[u] events of user u. Sections are
+// streamed from the dataset's columns (a prefix snapshot holds no copy of
+// the events in memory), then the checksums are computed over a read-only
+// mapping of the written file and the header is written last.
+absl::Status WriteSnapshotImpl(const SequenceDataset& ds, std::span<const int64_t> keep, const std::string& path) {
+  const int32_t users = ds.num_users();
+  int64_t events = ds.num_events();
+  if (!keep.empty()) {
+    if (static_cast<int64_t>(keep.size()) != users) {
+      return absl::InvalidArgumentError(absl::StrCat("WriteSnapshotPrefix: keep has ", keep.size(),
+                                                     " entries, the dataset has ", users, " users"));
+    }
+    events = 0;
+    for (UserIndex u = 0; u < users; ++u) {
+      const int64_t n = keep[static_cast<size_t>(u)];
+      if (n < 0 || n > ds.length(u)) {
+        return absl::InvalidArgumentError(absl::StrCat("WriteSnapshotPrefix: keep[", u, "] = ", n,
+                                                       " but the user has ", ds.length(u), " events"));
+      }
+      events += n;
+    }
+  }
   const auto& user_ids = ds.user_vocab().externals();
   const auto& item_ids = ds.item_vocab().externals();
-  std::vector<int64_t> empty_offsets;
-  std::span<const int64_t> offsets = ds.offsets();
-  if (offsets.empty()) {
-    empty_offsets.push_back(0);
-    offsets = empty_offsets;
-  }
-  const std::array<Blob, kNumSections> blobs = {{
-      {kOffsets, offsets.data(), offsets.size_bytes()},
-      {kItems, ds.all_items().data(), ds.all_items().size_bytes()},
-      {kTimestamps, ds.all_timestamps().data(), ds.all_timestamps().size_bytes()},
-      {kTypes, ds.all_types().data(), ds.all_types().size_bytes()},
-      {kWeights, ds.all_weights().data(), ds.all_weights().size_bytes()},
-      {kOrganic, ds.all_organic().data(), ds.all_organic().size_bytes()},
-      {kUserIds, user_ids.data(), user_ids.size() * sizeof(ExternalId)},
-      {kItemIds, item_ids.data(), item_ids.size() * sizeof(ExternalId)},
-  }};
 
   FixedHeader h{};
   std::memcpy(h.magic, kSnapshotMagic, sizeof(h.magic));
   h.version = kSnapshotFormatVersion;
   h.num_sections = kNumSections;
   h.header_bytes = static_cast<uint32_t>(sizeof(FixedHeader) + kNumSections * sizeof(SectionEntry) + sizeof(uint64_t));
-  h.num_users = static_cast<uint64_t>(ds.num_users());
+  h.num_users = static_cast<uint64_t>(users);
   h.num_items = static_cast<uint64_t>(ds.num_items());
-  h.num_events = static_cast<uint64_t>(ds.num_events());
+  h.num_events = static_cast<uint64_t>(events);
   std::vector<SectionEntry> table(kNumSections);
   uint64_t cursor = AlignUp(h.header_bytes);
-  for (size_t s = 0; s < kNumSections; ++s) {
-    table[s].id = blobs[s].id;
-    table[s].element_size = ElementSize(blobs[s].id);
+  for (uint32_t s = 0; s < kNumSections; ++s) {
+    const uint32_t id = s + 1;
+    table[s].id = id;
+    table[s].element_size = ElementSize(id);
     table[s].offset = cursor;
-    table[s].bytes = blobs[s].bytes;
-    table[s].checksum = SnapshotChecksum(blobs[s].data, blobs[s].bytes, blobs[s].id);
-    cursor = AlignUp(cursor + blobs[s].bytes);
+    table[s].bytes = ExpectedCount(id, h) * ElementSize(id);
+    cursor = AlignUp(cursor + table[s].bytes);
   }
   h.file_bytes = cursor;
 
-  std::string header(h.header_bytes, '\0');
-  std::memcpy(header.data(), &h, sizeof(h));
-  std::memcpy(header.data() + sizeof(h), table.data(), table.size() * sizeof(SectionEntry));
-  const uint64_t header_sum = SnapshotChecksum(header.data(), header.size() - sizeof(uint64_t), kHeaderSeed);
-  std::memcpy(header.data() + header.size() - sizeof(uint64_t), &header_sum, sizeof(header_sum));
+  // One per-event column: whole, or each user's kept prefix.
+  auto column = [&](BufferedWriter& w, auto all) -> absl::Status {
+    using T = typename decltype(all)::element_type;
+    if (keep.empty()) return w.Append(all.data(), all.size_bytes());
+    const auto offsets = ds.offsets();
+    for (UserIndex u = 0; u < users; ++u) {
+      const int64_t n = keep[static_cast<size_t>(u)];
+      if (n > 0) RECSYS_RETURN_IF_ERROR(w.Append(all.data() + offsets[u], static_cast<size_t>(n) * sizeof(T)));
+    }
+    return absl::OkStatus();
+  };
 
   const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return internal::ErrnoStatus(errno, "cannot create", tmp);
   absl::Status status = [&]() -> absl::Status {
-    static const char kZeros[kAlign] = {};
-    RECSYS_RETURN_IF_ERROR(WriteAll(fd, header.data(), header.size(), tmp));
-    uint64_t written = header.size();
-    for (size_t s = 0; s < kNumSections; ++s) {
-      RECSYS_RETURN_IF_ERROR(WriteAll(fd, kZeros, table[s].offset - written, tmp));
-      RECSYS_RETURN_IF_ERROR(WriteAll(fd, blobs[s].data, blobs[s].bytes, tmp));
-      written = table[s].offset + blobs[s].bytes;
+    BufferedWriter w(fd, tmp);
+    for (uint32_t s = 0; s < kNumSections; ++s) {
+      RECSYS_RETURN_IF_ERROR(w.PadTo(table[s].offset));
+      switch (table[s].id) {
+        case kOffsets: {
+          int64_t at = 0;
+          RECSYS_RETURN_IF_ERROR(w.Append(&at, sizeof(at)));
+          for (UserIndex u = 0; u < users; ++u) {
+            at += keep.empty() ? ds.length(u) : keep[static_cast<size_t>(u)];
+            RECSYS_RETURN_IF_ERROR(w.Append(&at, sizeof(at)));
+          }
+          break;
+        }
+        case kItems: RECSYS_RETURN_IF_ERROR(column(w, ds.all_items())); break;
+        case kTimestamps: RECSYS_RETURN_IF_ERROR(column(w, ds.all_timestamps())); break;
+        case kTypes: RECSYS_RETURN_IF_ERROR(column(w, ds.all_types())); break;
+        case kWeights: RECSYS_RETURN_IF_ERROR(column(w, ds.all_weights())); break;
+        case kOrganic: RECSYS_RETURN_IF_ERROR(column(w, ds.all_organic())); break;
+        case kUserIds: RECSYS_RETURN_IF_ERROR(w.Append(user_ids.data(), user_ids.size() * sizeof(ExternalId))); break;
+        case kItemIds: RECSYS_RETURN_IF_ERROR(w.Append(item_ids.data(), item_ids.size() * sizeof(ExternalId))); break;
+        default: return absl::InternalError("WriteSnapshot: unknown section");
+      }
+      if (w.position() != table[s].offset + table[s].bytes) {
+        return absl::InternalError(absl::StrCat("WriteSnapshot: section '", SectionName(table[s].id), "' wrote ",
+                                                w.position() - table[s].offset, " bytes, expected ", table[s].bytes));
+      }
     }
-    RECSYS_RETURN_IF_ERROR(WriteAll(fd, kZeros, h.file_bytes - written, tmp));
+    RECSYS_RETURN_IF_ERROR(w.PadTo(h.file_bytes));
+    RECSYS_RETURN_IF_ERROR(w.Flush());
+    {
+      // Checksums over what reached the file (clean page-cache pages).
+      RECSYS_ASSIGN_OR_RETURN(auto written, internal::MappedFile::Open(tmp));
+      if (written->size() != h.file_bytes) {
+        return absl::DataLossError(absl::StrCat("WriteSnapshot: ", tmp, " has ", written->size(),
+                                                " bytes after writing, expected ", h.file_bytes));
+      }
+      for (SectionEntry& e : table) e.checksum = SnapshotChecksum(written->data() + e.offset, e.bytes, e.id);
+    }
+    std::string header(h.header_bytes, '\0');
+    std::memcpy(header.data(), &h, sizeof(h));
+    std::memcpy(header.data() + sizeof(h), table.data(), table.size() * sizeof(SectionEntry));
+    const uint64_t header_sum = SnapshotChecksum(header.data(), header.size() - sizeof(uint64_t), kHeaderSeed);
+    std::memcpy(header.data() + header.size() - sizeof(uint64_t), &header_sum, sizeof(header_sum));
+    size_t done = 0;
+    while (done < header.size()) {
+      const ssize_t n = ::pwrite(fd, header.data() + done, header.size() - done, static_cast<off_t>(done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return internal::ErrnoStatus(errno, "cannot write", tmp);
+      }
+      done += static_cast<size_t>(n);
+    }
     return absl::OkStatus();
   }();
   if (::close(fd) != 0 && status.ok()) status = internal::ErrnoStatus(errno, "cannot close", tmp);
@@ -301,6 +395,16 @@ absl::Status WriteSnapshot(const SequenceDataset& ds, const std::string& path) {
   }
   if (!status.ok()) std::remove(tmp.c_str());
   return status;
+}
+
+}  // namespace
+
+absl::Status WriteSnapshot(const SequenceDataset& ds, const std::string& path) {
+  return WriteSnapshotImpl(ds, {}, path);
+}
+
+absl::Status WriteSnapshotPrefix(const SequenceDataset& ds, std::span<const int64_t> keep, const std::string& path) {
+  return WriteSnapshotImpl(ds, keep, path);
 }
 
 absl::StatusOr<SnapshotInfo> ReadSnapshotInfo(const std::string& path) {

@@ -8,6 +8,7 @@
 #include "recsys/core/check.h"
 #include "recsys/core/status.h"
 #include "recsys/data/readers.h"
+#include "recsys/data/snapshot.h"
 
 namespace recsys {
 namespace {
@@ -135,6 +136,43 @@ absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
   RECSYS_ASSIGN_OR_RETURN(split.train,
                           SequenceDataset::FromColumns(std::move(c), full.user_vocab(), full.item_vocab()));
   return split;
+}
+
+absl::StatusOr<TemporalTrainSnapshotInfo> WriteTemporalTrainSnapshot(const SequenceDataset& full,
+                                                                      const TemporalSplitOptions& options,
+                                                                      const std::string& path) {
+  RECSYS_RETURN_IF_ERROR(options.Validate());
+  const Timestamp train_end = options.test_start - options.gap;        // exclusive
+  const Timestamp test_end = options.test_start + options.test_window;  // exclusive
+  TemporalTrainSnapshotInfo info;
+  const int32_t num_users = full.num_users();
+  std::vector<int64_t> keep(static_cast<size_t>(num_users));
+  for (UserIndex u = 0; u < num_users; ++u) {
+    const auto ts = full.timestamps(u);
+    const auto n = static_cast<int64_t>(std::partition_point(ts.begin(), ts.end(),
+                                                             [&](Timestamp t) { return t < train_end; }) -
+                                        ts.begin());
+    for (size_t k = static_cast<size_t>(n); k < ts.size(); ++k) {
+      if (ts[k] < train_end || (k > 0 && ts[k] < ts[k - 1])) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "WriteTemporalTrainSnapshot: user ", full.user_vocab().External(u), " (index ", u,
+            ") has events out of time order (event ", k, " at ", ts[k], ", train ends at ", train_end,
+            "); the train part would not be a prefix (GlobalTemporalSplit handles any order)"));
+      }
+      if (ts[k] < options.test_start) {
+        ++info.gap_events;
+      } else if (ts[k] < test_end) {
+        ++info.test_window_events;
+      } else {
+        ++info.after_window_events;
+      }
+    }
+    keep[static_cast<size_t>(u)] = n;
+    info.train_events += n;
+    if (n > 0) ++info.users_with_train_events;
+  }
+  RECSYS_RETURN_IF_ERROR(WriteSnapshotPrefix(full, keep, path));
+  return info;
 }
 
 absl::StatusOr<EvalSet> MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs,

@@ -110,6 +110,34 @@ TEST(CliData, SnapshotThenStatsDetectsSnapshot) {
   EXPECT_EQ(j["min_timestamp"], 1);
 }
 
+// --protocol time writes only the train part (t < test_start − gap) of the
+// time split: user 1 keeps 2 of 3 events, user 2 none; vocabularies stay whole.
+TEST(CliData, SnapshotTrainPartOfTimeSplit) {
+  RECSYS_REQUIRE_CLI();
+  const std::string dir = testing::TempDir("cli_snap_time");
+  std::ofstream(dir + "/u.txt") << "user,item,timestamp\n1,10,5\n1,11,3\n1,12,50\n2,10,45\n2,13,60\n";
+  RunResult w = RunCli("snapshot --data " + dir + "/u.txt --protocol time --test-start 40 --gap 5 --test-window 20 --out " +
+                           dir + "/t.rsds --json",
+                       dir);
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  const auto j = nlohmann::json::parse(w.out);
+  EXPECT_EQ(j["events"], 2);
+  EXPECT_EQ(j["input_events"], 5);
+  EXPECT_EQ(j["split"]["train_events"], 2);
+  EXPECT_EQ(j["split"]["test_window_events"], 2);  // t = 50, 45 in [40, 60)
+  EXPECT_EQ(j["split"]["after_window_events"], 1);  // t = 60
+  EXPECT_EQ(j["split"]["users_with_train_events"], 1);
+  RunResult r = RunCli("stats --data " + dir + "/t.rsds --json", dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto stats = nlohmann::json::parse(r.out);
+  EXPECT_EQ(stats["users"], 2);
+  EXPECT_EQ(stats["items"], 4);
+  EXPECT_EQ(stats["events"], 2);
+  RunResult bad = RunCli("snapshot --data " + dir + "/u.txt --protocol loo --out " + dir + "/x.rsds", dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("not one of none, time"));
+}
+
 TEST(CliData, BenchIoSmall) {
   RECSYS_REQUIRE_CLI();
   const std::string dir = testing::TempDir("cli_bench");

@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recsys/data/readers.h"
+#include "recsys/data/splits.h"
 #include "recsys/data/synthetic.h"
 #include "test_util.h"
 
@@ -111,6 +113,99 @@ TEST_F(SnapshotTest, EmptyDatasetRoundTrips) {
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_EQ(empty->num_users(), 0);
   EXPECT_EQ(empty->num_events(), 0);
+}
+
+// A prefix snapshot holds the first keep[u] events of every user with the
+// same vocabularies; the streaming time split writes exactly the bytes of
+// WriteSnapshot(GlobalTemporalSplit(...).train), from a mapped snapshot.
+TEST_F(SnapshotTest, PrefixAndStreamingTemporalTrainSnapshot) {
+  std::vector<int64_t> keep(static_cast<size_t>(ds_.num_users()));
+  SequenceDataset::Columns c;
+  c.offsets.push_back(0);
+  for (UserIndex u = 0; u < ds_.num_users(); ++u) {
+    keep[static_cast<size_t>(u)] = std::min(ds_.length(u), ds_.length(u) * (u % 4) / 3);  // 0, 1/3, 2/3, all
+    const auto n = static_cast<size_t>(keep[static_cast<size_t>(u)]);
+    auto append = [&](auto& dst, auto src) { dst.insert(dst.end(), src.begin(), src.begin() + n); };
+    append(c.items, ds_.items(u));
+    append(c.timestamps, ds_.timestamps(u));
+    append(c.types, ds_.types(u));
+    append(c.weights, ds_.weights(u));
+    append(c.organic, ds_.organic(u));
+    c.offsets.push_back(static_cast<int64_t>(c.items.size()));
+  }
+  auto expected = SequenceDataset::FromColumns(std::move(c), ds_.user_vocab(), ds_.item_vocab());
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  const std::string prefix = dir_ + "/prefix.rsds";
+  ASSERT_TRUE(WriteSnapshotPrefix(ds_, keep, prefix).ok());
+  SnapshotLoadOptions verify;
+  verify.verify_checksums = true;
+  auto loaded = LoadSnapshot(prefix, verify);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ExpectSame(*expected, *loaded);
+  const std::string copy = dir_ + "/copy.rsds";
+  ASSERT_TRUE(WriteSnapshot(*expected, copy).ok());
+  EXPECT_EQ(ReadAll(copy), ReadAll(prefix));
+
+  keep.pop_back();
+  auto st = WriteSnapshotPrefix(ds_, keep, prefix);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("keep has"));
+  keep.push_back(ds_.length(ds_.num_users() - 1) + 1);
+  st = WriteSnapshotPrefix(ds_, keep, prefix);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+
+  // The streaming time split from the mapped snapshot of the full data.
+  auto mapped = LoadSnapshot(path_);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  Timestamp lo = std::numeric_limits<Timestamp>::max(), hi = std::numeric_limits<Timestamp>::min();
+  for (Timestamp t : ds_.all_timestamps()) {
+    lo = std::min(lo, t);
+    hi = std::max(hi, t);
+  }
+  TemporalSplitOptions options;
+  options.test_start = lo + (hi - lo) * 2 / 3;
+  options.gap = (hi - lo) / 50;
+  options.test_window = (hi - lo) / 10;
+  auto split = GlobalTemporalSplit(ds_, options);
+  ASSERT_TRUE(split.ok()) << split.status();
+  ASSERT_GT(split->train.num_events(), 0);
+  ASSERT_LT(split->train.num_events(), ds_.num_events());
+  const std::string train_path = dir_ + "/train.rsds", reference = dir_ + "/reference.rsds";
+  auto info = WriteTemporalTrainSnapshot(*mapped, options, train_path);
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_TRUE(WriteSnapshot(split->train, reference).ok());
+  EXPECT_EQ(ReadAll(train_path), ReadAll(reference));
+  EXPECT_EQ(info->train_events, split->train.num_events());
+  EXPECT_EQ(info->gap_events, split->gap_events);
+  EXPECT_EQ(info->after_window_events, split->after_window_events);
+  EXPECT_EQ(info->train_events + info->gap_events + info->test_window_events + info->after_window_events,
+            ds_.num_events());
+  options.test_window = 0;
+  EXPECT_EQ(WriteTemporalTrainSnapshot(*mapped, options, train_path).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The streaming split needs time-ordered users; it names the first that is not.
+TEST(TemporalTrainSnapshot, OutOfOrderUserIsRefused) {
+  SequenceDataset::Columns c;
+  c.offsets = {0, 2, 5};
+  c.items = {0, 1, 0, 1, 2};
+  c.timestamps = {1, 2, 3, 9, 4};  // user 1: 3, 9, 4 — 4 < train end after 9
+  c.types.assign(5, 0);
+  c.weights.assign(5, 1.0f);
+  c.organic.assign(5, 1);
+  auto ds = SequenceDataset::FromColumns(std::move(c), Vocabulary::FromExternals({70, 71}),
+                                         Vocabulary::FromExternals({10, 11, 12}));
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  TemporalSplitOptions options;
+  options.test_start = 6;
+  options.gap = 0;
+  const std::string dir = testing::TempDir("split_order");
+  auto info = WriteTemporalTrainSnapshot(*ds, options, dir + "/t.rsds");
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(info.status().message()), HasSubstr("user 71"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/t.rsds"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(SnapshotTest, TruncatedFilesAreRefused) {

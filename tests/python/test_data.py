@@ -121,6 +121,24 @@ def test_temporal_split():
     assert len(test2) == 0 and stats2["cold_targets"] == 2
 
 
+def test_temporal_train_snapshot_streams_the_train_part(tmp_path):
+    users = np.repeat([1, 2], 5)
+    items = np.array([1, 2, 3, 4, 5, 1, 2, 3, 4, 5])
+    ts = np.array([0, 10, 20, 100, 110, 5, 15, 25, 95, 200])
+    full_path = tmp_path / "full.rsds"
+    recsys.Dataset.from_arrays(users, items, ts).save_snapshot(full_path)
+    mapped = recsys.Dataset.from_file(full_path)
+    stats = mapped.save_temporal_train_snapshot(tmp_path / "train.rsds", test_start=100, gap=10, test_window=50)
+    assert stats == {"train_events": 6, "gap_events": 1, "test_window_events": 2, "after_window_events": 1,
+                     "users_with_train_events": 2}
+    train = recsys.Dataset.from_file(tmp_path / "train.rsds")
+    expected, _, _ = mapped.temporal_split(test_start=100, gap=10, test_window=50)
+    assert train.num_events == expected.num_events == 6
+    assert np.array_equal(train.items, expected.items) and np.array_equal(train.timestamps, expected.timestamps)
+    with pytest.raises(ValueError, match="test_window"):
+        mapped.save_temporal_train_snapshot(tmp_path / "bad.rsds", test_start=100, test_window=0)
+
+
 def test_synthetic_truth_and_determinism():
     a, ta = recsys.synthetic(num_users=50, num_items=100, seed=5)
     b, _ = recsys.synthetic(num_users=50, num_items=100, seed=5, threads=1)

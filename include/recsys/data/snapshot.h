@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,8 +69,18 @@ struct SnapshotInfo {
   std::vector<SnapshotSection> sections;
 };
 
-// Writes `dataset` to `path` (via `path`.tmp.<pid> and rename).
+// Writes `dataset` to `path` (via `path`.tmp.<pid> and rename). Sections are
+// streamed to the file, then checksummed over a read-only mapping of it.
 absl::Status WriteSnapshot(const SequenceDataset& dataset, const std::string& path);
+
+// Writes a snapshot holding only the first keep[u] events of every user u
+// (keep.size() == num_users, 0 <= keep[u] <= length(u); InvalidArgument
+// otherwise), with the dataset's user and item vocabularies. The events are
+// streamed from `dataset`'s columns, so a prefix of a memory-mapped snapshot
+// is written without materialising it (e.g. the train part of a global time
+// split: WriteTemporalTrainSnapshot in splits.h).
+absl::Status WriteSnapshotPrefix(const SequenceDataset& dataset, std::span<const int64_t> keep,
+                                 const std::string& path);
 
 // Memory-maps a snapshot and returns a dataset viewing it.
 absl::StatusOr<SequenceDataset> LoadSnapshot(const std::string& path,

@@ -110,6 +110,27 @@ struct TemporalSplit {
 absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
                                                   const TemporalSplitOptions& options);
 
+// The train part of GlobalTemporalSplit(full, options) — events with
+// t < test_start − gap, the full dataset's vocabularies — written as a binary
+// snapshot at `path` without materialising it: each user's train events are a
+// prefix of the user's time-ordered history, so only the prefix lengths (8
+// bytes a user) are held while the events stream from `full` (typically a
+// memory-mapped snapshot) to the file. Training then maps that snapshot
+// (LoadSnapshot), so neither step needs the events in RAM. A user whose events
+// are out of time order gives FailedPrecondition naming the user (snapshots
+// built by SequenceDataset::FromEventLog are always in order). The snapshot
+// equals WriteSnapshot(GlobalTemporalSplit(full, options)->train) byte for byte.
+struct TemporalTrainSnapshotInfo {
+  int64_t train_events = 0;
+  int64_t gap_events = 0;           // in [test_start − gap, test_start)
+  int64_t test_window_events = 0;   // in [test_start, test_start + window)
+  int64_t after_window_events = 0;  // at or after test_start + window
+  int32_t users_with_train_events = 0;
+};
+absl::StatusOr<TemporalTrainSnapshotInfo> WriteTemporalTrainSnapshot(const SequenceDataset& full,
+                                                                      const TemporalSplitOptions& options,
+                                                                      const std::string& path);
+
 // Maps external-id histories/targets (e.g. from --input/--targets files) onto
 // a vocabulary. Unknown input ids are dropped and counted; unknown targets
 // become kNoItem and are counted. One target per case; `targets` may be empty
