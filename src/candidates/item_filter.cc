@@ -31,8 +31,6 @@ void FilterPlan::ToMask() {
   }
   excluded.clear();
   excluded.shrink_to_fit();
-  probe.clear();
-  probe.shrink_to_fit();
   kind = Kind::kAllowMask;
 }
 
@@ -57,7 +55,6 @@ FilterPlan ExcludeItemsFilter::Compile(int32_t num_items) const {
   if (b == e) return plan;
   plan.kind = FilterPlan::Kind::kExcludeSorted;
   plan.excluded.assign(b, e);
-  plan.BuildProbe();
   return plan;
 }
 
@@ -179,7 +176,6 @@ FilterPlan CompositeFilter::Compile(int32_t num_items) const {
     if (!acc.empty()) {
       out.kind = FilterPlan::Kind::kExcludeSorted;
       out.excluded = std::move(acc);
-      out.BuildProbe();
     }
     return out;
   }

@@ -134,33 +134,6 @@ TEST(ItemFilter, PlansAgreeWithIsAllowed) {
   EXPECT_EQ(BitmapFilter::FromFlags(std::vector<uint8_t>(3, 1))->cost(), FilterCost::kConstant);
 }
 
-// Long exclusion lists (a user's history) get a hashed probe bitmap in front
-// of the binary search; it must never change an answer.
-TEST(ItemFilter, ExclusionProbeNeverChangesAnswers) {
-  const int32_t n = 200000;
-  for (const int count : {3, 40, 2000, 30000}) {
-    std::vector<ItemIndex> seen;
-    Rng rng(91, static_cast<uint64_t>(count));
-    for (int j = 0; j < count; ++j) seen.push_back(static_cast<ItemIndex>(rng.UniformInt(n)));
-    ExcludeItemsFilter filter(seen);
-    FilterPlan plan = filter.Compile(n);
-    ASSERT_EQ(plan.kind, FilterPlan::Kind::kExcludeSorted);
-    EXPECT_EQ(plan.probe.empty(), plan.excluded.size() < 16) << count;
-    FilterPlan plain = plan;
-    plain.probe.clear();
-    int64_t excluded = 0;
-    for (ItemIndex i = -2; i < n + 2; ++i) {
-      ASSERT_EQ(plan.IsAllowed(i), filter.IsAllowed(i) && i >= 0 && i < n) << "count " << count << " item " << i;
-      ASSERT_EQ(plan.IsAllowed(i), plain.IsAllowed(i)) << "count " << count << " item " << i;
-      excluded += (i >= 0 && i < n && !plan.IsAllowed(i));
-    }
-    EXPECT_EQ(excluded, plan.NumExcluded());
-    plan.ToMask();
-    EXPECT_TRUE(plan.probe.empty());
-    EXPECT_EQ(plan.NumExcluded(), excluded);
-  }
-}
-
 class ExactOracleTest : public ::testing::TestWithParam<ExactSearchOptions> {};
 
 TEST_P(ExactOracleTest, MatchesOracleWithAndWithoutFilters) {

@@ -50,43 +50,15 @@ struct FilterPlan {
   int32_t num_items = 0;
   std::vector<ItemIndex> excluded;
   std::vector<uint64_t> allow_bits;  // ceil(num_items / 64) words; bits >= num_items are 0
-  // kExcludeSorted: a hashed presence bitmap of `excluded` (≥ 32 bits per
-  // excluded item, at most 2^18 bits), so that most allowed items are
-  // answered by one bit test instead of a binary search (graph walks ask for
-  // thousands of items per query). Empty = no probe (still correct).
-  // BuildProbe() fills it; filters' Compile() calls it.
-  std::vector<uint64_t> probe;
-  int probe_shift = 32;
 
   bool IsAllowed(ItemIndex item) const {
     if (item < 0 || item >= num_items) return false;
     switch (kind) {
       case Kind::kAllowAll: return true;
-      case Kind::kExcludeSorted: {
-        if (!probe.empty()) {
-          const uint32_t h = ProbeHash(item);
-          if (((probe[h >> 6] >> (h & 63)) & 1u) == 0) return true;
-        }
-        return !std::binary_search(excluded.begin(), excluded.end(), item);
-      }
+      case Kind::kExcludeSorted: return !std::binary_search(excluded.begin(), excluded.end(), item);
       case Kind::kAllowMask: return (allow_bits[static_cast<size_t>(item) >> 6] >> (item & 63)) & 1u;
     }
     return true;
-  }
-  // (Re)builds `probe` from `excluded` (kExcludeSorted with ≥ 16 items; else
-  // clears it). Cost: O(|excluded|) plus clearing the bitmap.
-  void BuildProbe() {
-    probe.clear();
-    probe_shift = 32;
-    if (kind != Kind::kExcludeSorted || excluded.size() < 16) return;
-    int bits = 10;
-    while (bits < 18 && (size_t{1} << bits) < 32 * excluded.size()) ++bits;
-    probe_shift = 32 - bits;
-    probe.assign((size_t{1} << bits) / 64, 0);
-    for (const ItemIndex i : excluded) {
-      const uint32_t h = ProbeHash(i);
-      probe[h >> 6] |= uint64_t{1} << (h & 63);
-    }
   }
   // Number of excluded items in [0, num_items).
   int64_t NumExcluded() const {
@@ -98,12 +70,6 @@ struct FilterPlan {
   }
   // Converts to kAllowMask (no-op if already one).
   void ToMask();
-
- private:
-  // Fibonacci hashing: the top (32 - probe_shift) bits of item * 2^32/phi.
-  uint32_t ProbeHash(ItemIndex item) const {
-    return (static_cast<uint32_t>(item) * 0x9E3779B1u) >> probe_shift;
-  }
 };
 
 class ItemFilter {
