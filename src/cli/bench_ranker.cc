@@ -107,37 +107,40 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
   config.max_history = a.history;
   config.dropout = 0.0;
   config.log_losses = false;
-  std::vector<recsys::ExternalId> ids(static_cast<size_t>(a.items));
-  for (int i = 0; i < a.items; ++i) ids[static_cast<size_t>(i)] = i;
-  Log(absl::StrFormat("bench ranker: random longshort model, %d items × D=%d, K=%d", a.items, a.dim, a.interests));
-  auto model = recsys::LongShortModel::Create(config, recsys::Vocabulary::FromExternals(ids), nullptr, a.seed);
-  if (!model.ok()) return Fail(model.status());
-  if (a.clusters > 0) {
-    recsys::ParameterArena& arena = (*model)->params();
-    const std::optional<int> id = arena.Find("item_emb");
-    if (!id) return Fail("bench ranker: model has no item_emb tensor");
-    const recsys::MatrixF planted = recsys::ClusteredUnitVectors(a.items, a.dim, a.clusters, 0.6f, a.seed, a.seed + 1);
-    arena.Value(*id) = planted;
-    (*model)->RefreshInference();
-  }
-  std::shared_ptr<const recsys::LongShortModel> shared(std::move(*model));
-
+  std::shared_ptr<const recsys::LongShortModel> shared;
   absl::StatusOr<recsys::Pipeline> pipeline;
   double build_s = 0.0;
-  if (!a.pipeline_cache.empty() && std::filesystem::exists(a.pipeline_cache)) {
-    // A pipeline saved by an earlier run with the same flags: its model
-    // replaces the one just made (same config and seed, so the same weights).
+  const bool cache_hit = !a.pipeline_cache.empty() && std::filesystem::exists(a.pipeline_cache);
+  if (cache_hit) {
+    // A pipeline saved by an earlier run with the same flags (same config and
+    // seed, so the same weights and index).
     Log("bench ranker: loading " + a.pipeline_cache);
     pipeline = recsys::LoadPipeline(a.pipeline_cache);
     if (!pipeline.ok()) return Fail(pipeline.status());
-    auto cached = std::dynamic_pointer_cast<const recsys::LongShortModel>(pipeline->model);
-    if (cached == nullptr || pipeline->index == nullptr || cached->num_items() != a.items ||
-        cached->config().dim != a.dim || cached->config().num_interests != a.interests ||
+    shared = std::dynamic_pointer_cast<const recsys::LongShortModel>(pipeline->model);
+    if (shared == nullptr || pipeline->index == nullptr || shared->num_items() != a.items ||
+        shared->config().dim != a.dim || shared->config().num_interests != a.interests ||
+        shared->config().max_len != a.short_window || shared->config().max_history != a.history ||
         pipeline->index->factory() != a.index) {
-      return Fail("--pipeline-cache " + a.pipeline_cache + " was built with other --items/--dim/--interests/--index");
+      return Fail("--pipeline-cache " + a.pipeline_cache +
+                  " was built with other --items/--dim/--interests/--short/--history/--index");
     }
-    shared = std::move(cached);
   } else {
+    std::vector<recsys::ExternalId> ids(static_cast<size_t>(a.items));
+    for (int i = 0; i < a.items; ++i) ids[static_cast<size_t>(i)] = i;
+    Log(absl::StrFormat("bench ranker: random longshort model, %d items × D=%d, K=%d", a.items, a.dim, a.interests));
+    auto model = recsys::LongShortModel::Create(config, recsys::Vocabulary::FromExternals(ids), nullptr, a.seed);
+    if (!model.ok()) return Fail(model.status());
+    if (a.clusters > 0) {
+      recsys::ParameterArena& arena = (*model)->params();
+      const std::optional<int> id = arena.Find("item_emb");
+      if (!id) return Fail("bench ranker: model has no item_emb tensor");
+      const recsys::MatrixF planted =
+          recsys::ClusteredUnitVectors(a.items, a.dim, a.clusters, 0.6f, a.seed, a.seed + 1);
+      arena.Value(*id) = planted;
+      (*model)->RefreshInference();
+    }
+    shared = std::move(*model);
     Log(absl::StrFormat("bench ranker: building %s index", a.index));
     const auto t_build = Clock::now();
     recsys::PipelineBuildOptions build;
@@ -255,7 +258,8 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
       {"index", a.index},
       {"ef_search", a.ef_search},
       {"nprobe", a.nprobe},
-      {"index_build_s", build_s},
+      {"index_build_s", build_s},  // 0 when the pipeline came from --pipeline-cache
+      {"pipeline_cache_hit", cache_hit},
       {"item_clusters", a.clusters},
       {"ann_fetch_factor", a.fetch_factor},
       {"ann_scored_results", a.scored_results},

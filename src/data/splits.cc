@@ -149,14 +149,14 @@ absl::StatusOr<TemporalTrainSnapshotInfo> WriteTemporalTrainSnapshot(const Seque
   std::vector<int64_t> keep(static_cast<size_t>(num_users));
   for (UserIndex u = 0; u < num_users; ++u) {
     const auto ts = full.timestamps(u);
-    const auto n = static_cast<int64_t>(std::partition_point(ts.begin(), ts.end(),
-                                                             [&](Timestamp t) { return t < train_end; }) -
-                                        ts.begin());
-    for (size_t k = static_cast<size_t>(n); k < ts.size(); ++k) {
-      if (ts[k] < train_end || (k > 0 && ts[k] < ts[k - 1])) {
+    size_t n = 0;
+    while (n < ts.size() && ts[n] < train_end) ++n;
+    for (size_t k = n; k < ts.size(); ++k) {
+      if (ts[k] < train_end) {
         return absl::FailedPreconditionError(absl::StrCat(
             "WriteTemporalTrainSnapshot: user ", full.user_vocab().External(u), " (index ", u,
-            ") has events out of time order (event ", k, " at ", ts[k], ", train ends at ", train_end,
+            ") has events out of time order (event ", k, " at ", ts[k], " follows event ", n, " at ", ts[n],
+            ", train ends at ", train_end,
             "); the train part would not be a prefix (GlobalTemporalSplit handles any order)"));
       }
       if (ts[k] < options.test_start) {
@@ -167,8 +167,8 @@ absl::StatusOr<TemporalTrainSnapshotInfo> WriteTemporalTrainSnapshot(const Seque
         ++info.after_window_events;
       }
     }
-    keep[static_cast<size_t>(u)] = n;
-    info.train_events += n;
+    keep[static_cast<size_t>(u)] = static_cast<int64_t>(n);
+    info.train_events += static_cast<int64_t>(n);
     if (n > 0) ++info.users_with_train_events;
   }
   RECSYS_RETURN_IF_ERROR(WriteSnapshotPrefix(full, keep, path));

@@ -205,6 +205,21 @@ TEST(TemporalTrainSnapshot, OutOfOrderUserIsRefused) {
   EXPECT_EQ(info.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(info.status().message()), HasSubstr("user 71"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/t.rsds"));
+  // Disorder after the train end does not matter: the train part is still a prefix.
+  SequenceDataset::Columns late;
+  late.offsets = {0, 2, 5};
+  late.items = {0, 1, 0, 1, 2};
+  late.timestamps = {1, 2, 3, 9, 7};
+  late.types.assign(5, 0);
+  late.weights.assign(5, 1.0f);
+  late.organic.assign(5, 1);
+  auto ok = SequenceDataset::FromColumns(std::move(late), Vocabulary::FromExternals({70, 71}),
+                                         Vocabulary::FromExternals({10, 11, 12}));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  auto written = WriteTemporalTrainSnapshot(*ok, options, dir + "/t.rsds");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->train_events, 3);
+  EXPECT_EQ(written->test_window_events, 2);  // default window: 9 and 7 are in [6, 6 + 86400)
   std::filesystem::remove_all(dir);
 }
 

@@ -116,9 +116,10 @@ absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
 // prefix of the user's time-ordered history, so only the prefix lengths (8
 // bytes a user) are held while the events stream from `full` (typically a
 // memory-mapped snapshot) to the file. Training then maps that snapshot
-// (LoadSnapshot), so neither step needs the events in RAM. A user whose events
-// are out of time order gives FailedPrecondition naming the user (snapshots
-// built by SequenceDataset::FromEventLog are always in order). The snapshot
+// (LoadSnapshot), so neither step needs the events in RAM. A user with an
+// event before the train end after one at or past it (out of time order)
+// gives FailedPrecondition naming the user (datasets built by
+// SequenceDataset::FromEventLog are always in order). The snapshot
 // equals WriteSnapshot(GlobalTemporalSplit(full, options)->train) byte for byte.
 struct TemporalTrainSnapshotInfo {
   int64_t train_events = 0;
