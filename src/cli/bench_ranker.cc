@@ -9,7 +9,9 @@
 //       (HNSW, beam 64, each query's best of the nodes it scored; "walks" times the
 //        standard walk against it, interleaved request by request)
 //   --pipeline-cache FILE reuses the model and index of an earlier run with the
-//   same flags (the 10^6-item HNSW build takes minutes).
+//   same flags (the 10^6-item HNSW build takes minutes); a file built with other
+//   shape flags, or other --clusters/--seed (checked through the first planted
+//   row), is refused.
 //   → {"rank_p50_ms":…, "rank_p99_ms":…, "e2e_p50_ms":…, "e2e_p99_ms":…,
 //      "batch_requests_per_s":…, "flop_bound_ms":…, "e2e_flop_bound_ms":…, "sgemm_gflops":…, …}
 //
@@ -124,6 +126,14 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
         pipeline->index->factory() != a.index) {
       return Fail("--pipeline-cache " + a.pipeline_cache +
                   " was built with other --items/--dim/--interests/--short/--history/--index");
+    }
+    // --clusters / --seed: the planted embeddings' first row, which
+    // ClusteredUnitVectors draws from the same seeds whatever the row count.
+    if (a.clusters > 0) {
+      const recsys::MatrixF first = recsys::ClusteredUnitVectors(1, a.dim, a.clusters, 0.6f, a.seed, a.seed + 1);
+      if (!first.row(0).isApprox(shared->item_embeddings().row(0), 1e-6f)) {
+        return Fail("--pipeline-cache " + a.pipeline_cache + " was built with other --clusters/--seed");
+      }
     }
   } else {
     std::vector<recsys::ExternalId> ids(static_cast<size_t>(a.items));

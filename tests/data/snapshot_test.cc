@@ -185,38 +185,36 @@ TEST_F(SnapshotTest, PrefixAndStreamingTemporalTrainSnapshot) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// The streaming split needs time-ordered users; it names the first that is not.
-TEST(TemporalTrainSnapshot, OutOfOrderUserIsRefused) {
+// Two users (external 70, 71) over items 10, 11, 12 with the given event
+// times: user 70 has the first two events, user 71 the last three.
+SequenceDataset TwoUsers(std::vector<Timestamp> times) {
   SequenceDataset::Columns c;
   c.offsets = {0, 2, 5};
   c.items = {0, 1, 0, 1, 2};
-  c.timestamps = {1, 2, 3, 9, 4};  // user 1: 3, 9, 4 — 4 < train end after 9
+  c.timestamps = std::move(times);
   c.types.assign(5, 0);
   c.weights.assign(5, 1.0f);
   c.organic.assign(5, 1);
   auto ds = SequenceDataset::FromColumns(std::move(c), Vocabulary::FromExternals({70, 71}),
                                          Vocabulary::FromExternals({10, 11, 12}));
-  ASSERT_TRUE(ds.ok()) << ds.status();
+  RECSYS_CHECK(ds.ok()) << ds.status();
+  return *std::move(ds);
+}
+
+// The streaming split needs each user's train events to be a prefix; it names
+// the first user whose are not.
+TEST(TemporalTrainSnapshot, OutOfOrderUserIsRefused) {
   TemporalSplitOptions options;
   options.test_start = 6;
   options.gap = 0;
   const std::string dir = testing::TempDir("split_order");
-  auto info = WriteTemporalTrainSnapshot(*ds, options, dir + "/t.rsds");
+  // User 71: 3, 9, 4 — an event before the train end (6) after one past it.
+  auto info = WriteTemporalTrainSnapshot(TwoUsers({1, 2, 3, 9, 4}), options, dir + "/t.rsds");
   EXPECT_EQ(info.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(info.status().message()), HasSubstr("user 71"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/t.rsds"));
   // Disorder after the train end does not matter: the train part is still a prefix.
-  SequenceDataset::Columns late;
-  late.offsets = {0, 2, 5};
-  late.items = {0, 1, 0, 1, 2};
-  late.timestamps = {1, 2, 3, 9, 7};
-  late.types.assign(5, 0);
-  late.weights.assign(5, 1.0f);
-  late.organic.assign(5, 1);
-  auto ok = SequenceDataset::FromColumns(std::move(late), Vocabulary::FromExternals({70, 71}),
-                                         Vocabulary::FromExternals({10, 11, 12}));
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  auto written = WriteTemporalTrainSnapshot(*ok, options, dir + "/t.rsds");
+  auto written = WriteTemporalTrainSnapshot(TwoUsers({1, 2, 3, 9, 7}), options, dir + "/t.rsds");
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(written->train_events, 3);
   EXPECT_EQ(written->test_window_events, 2);  // default window: 9 and 7 are in [6, 6 + 86400)
