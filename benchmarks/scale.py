@@ -14,7 +14,14 @@ its wall time and peak resident memory (ru_maxrss from wait4) are its own:
   3. train      longshort from the memory-mapped train snapshot (the events
                 stay clean file pages the kernel can drop: data larger than
                 RAM trains), under a step budget
-  4. pipeline   the serving file: model + HNSW32 index over the item embeddings
+  4. pipeline   the serving file: model + ANN index over the item embeddings;
+                --index auto (default) = IVF{round(sqrt(items))},Flat: FAISS
+                k-means trains on at most 256 points a list, so training costs
+                ~ 256 * nlist^2 * dim = linear in items, and assigning the items
+                items * nlist * dim (small next to training at these sizes).
+                --index HNSW32 for the graph index (its build grows as
+                items * log(items) with worse cache behaviour as the graph
+                leaves the last-level cache).
   5. evaluate   the trained model on the test day (each user's events of
                 [T_test, T_test + 1 day); full-catalogue ranking, seen items
                 filtered; at most --eval-users users, every n-th)
@@ -103,6 +110,8 @@ def main():
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--eval-users", type=int, default=2000)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--index", default="auto",
+                   help="FAISS factory of the pipeline's index; auto = IVF{round(sqrt(items))},Flat")
     p.add_argument("--out", default=None, help="write the JSON here too")
     a = p.parse_args()
     if not os.path.exists(a.recsys):
@@ -147,9 +156,10 @@ def main():
                              os.path.join(d, "train.log"))
         steps["train"] = {"seconds": s, **pk, "train_seconds": j.get("train_seconds"),
                           "train_events": j.get("train", {}).get("events"), "optimizer_steps": a.steps}
-        s, pk, j = run_step([a.recsys, "build-pipeline", "--model", model, "--index", "HNSW32", "--out", pipe,
+        index = a.index if a.index != "auto" else f"IVF{max(1, round(items ** 0.5))},Flat"
+        s, pk, j = run_step([a.recsys, "build-pipeline", "--model", model, "--index", index, "--out", pipe,
                               "--json"], os.path.join(d, "pipeline.log"))
-        steps["pipeline"] = {"seconds": s, **pk}
+        steps["pipeline"] = {"seconds": s, **pk, "index": index}
         s, pk, j = run_step([a.recsys, "evaluate", "--model", model, "--data", snap, *split, "--max-users",
                               str(a.eval_users), "--k", "10,100", *threads, "--json"], os.path.join(d, "evaluate.log"))
         steps["evaluate"] = {"seconds": s, **pk, "users": j.get("users"),

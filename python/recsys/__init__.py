@@ -17,7 +17,7 @@ FileNotFoundError (not found), OSError (I/O, data loss) and RuntimeError.
 """
 from recsys._core import __version__
 from recsys.candidates import AnnIndex
-from recsys.data import Dataset, EvalSet, Vocabulary, loo_split, synthetic, temporal_split
+from recsys.data import Dataset, EvalSet, Vocabulary, loo_split, synthetic, temporal_split, temporal_test_cases
 from recsys.evaluation import case_metrics, evaluate, evaluate_frame, metrics_frame
 from recsys.models import Model, fit, load_model, model_types
 from recsys.serving import Pipeline, Recommender
@@ -41,4 +41,5 @@ __all__ = [
     "model_types",
     "synthetic",
     "temporal_split",
+    "temporal_test_cases",
 ]

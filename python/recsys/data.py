@@ -279,6 +279,11 @@ class Dataset:
         """Global temporal split → ``(train, test, stats)``; see :func:`temporal_split`."""
         return temporal_split(self, test_start, gap, test_window, **kw)
 
+    def temporal_test_cases(self, test_start: int, gap: int = 0, test_window: int = 86400, max_cases: int = 0,
+                            **kw: bool) -> Tuple[EvalSet, dict]:
+        """The test cases of the temporal split without its train part; see :func:`temporal_test_cases`."""
+        return temporal_test_cases(self, test_start, gap, test_window, max_cases, **kw)
+
     # ---- pickling (via a snapshot) ------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Serialises the dataset (binary snapshot bytes)."""
@@ -333,3 +338,26 @@ def temporal_split(
         dataset._c, int(test_start), int(gap), int(test_window), drop_cold_targets, drop_cold_users, unique_targets
     )
     return Dataset(train), EvalSet(test), stats
+
+
+def temporal_test_cases(
+    dataset: Dataset,
+    test_start: int,
+    gap: int = 0,
+    test_window: int = 86400,
+    max_cases: int = 0,
+    *,
+    drop_cold_targets: bool = True,
+    drop_cold_users: bool = True,
+    unique_targets: bool = True,
+) -> Tuple[EvalSet, dict]:
+    """The test cases of :func:`temporal_split` without building its train part → ``(test, stats)``.
+
+    Streams over the events (a memory-mapped snapshot stays on disk); with
+    ``max_cases > 0`` keeps every ⌈cases / max_cases⌉-th case (user order).
+    ``stats["cases"]`` counts the cases before that thinning."""
+    test, stats = _core.temporal_test_cases(
+        dataset._c, int(test_start), int(gap), int(test_window), int(max_cases), drop_cold_targets,
+        drop_cold_users, unique_targets
+    )
+    return EvalSet(test), stats

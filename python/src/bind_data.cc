@@ -410,6 +410,37 @@ void BindData(py::module_& m) {
       "Global temporal split → (train, test, stats).");
 
   m.def(
+      "temporal_test_cases",
+      [](const DatasetPtr& full, Timestamp test_start, Timestamp gap, Timestamp test_window, int64_t max_cases,
+         bool drop_cold_targets, bool drop_cold_users, bool unique_targets) {
+        TemporalSplitOptions o;
+        o.test_start = test_start;
+        o.gap = gap;
+        o.test_window = test_window;
+        o.drop_cold_targets = drop_cold_targets;
+        o.drop_cold_users = drop_cold_users;
+        o.unique_targets = unique_targets;
+        absl::StatusOr<TemporalTestCases> r;
+        {
+          py::gil_scoped_release release;
+          r = GlobalTemporalTestCases(*full, o, max_cases);
+        }
+        TemporalTestCases t = ValueOrThrow(std::move(r));
+        py::dict stats;
+        stats["cases"] = t.cases;
+        stats["train_events"] = t.train_events;
+        stats["gap_events"] = t.gap_events;
+        stats["after_window_events"] = t.after_window_events;
+        stats["cold_targets"] = t.cold_targets;
+        stats["cold_users"] = t.cold_users;
+        return py::make_tuple(Wrap(std::move(t.test), full->shared_item_vocab()), stats);
+      },
+      py::arg("dataset"), py::arg("test_start"), py::arg("gap") = 0, py::arg("test_window") = 86400,
+      py::arg("max_cases") = 0, py::arg("drop_cold_targets") = true, py::arg("drop_cold_users") = true,
+      py::arg("unique_targets") = true,
+      "The test cases of the global temporal split without its train part → (test, stats).");
+
+  m.def(
       "read_sequences",
       [](const std::string& path) {
         CheckPathExists(path, "path");

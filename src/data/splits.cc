@@ -34,6 +34,28 @@ void ReserveEvents(SequenceDataset::Columns& c, size_t users, size_t events) {
   c.organic.reserve(events);
 }
 
+// User u's targets in the test window [test_start, test_end), in time order:
+// unique items (first time) with options.unique_targets, items without a train
+// event dropped (and counted) with options.drop_cold_targets.
+void UserTestTargets(const SequenceDataset& full, UserIndex u, const TemporalSplitOptions& options,
+                     Timestamp test_end, const std::vector<uint8_t>& item_in_train,
+                     absl::flat_hash_set<ItemIndex>& seen, std::vector<ItemIndex>& targets, int64_t& cold_targets) {
+  targets.clear();
+  seen.clear();
+  const auto ts = full.timestamps(u);
+  const auto items = full.items(u);
+  for (size_t k = 0; k < ts.size(); ++k) {
+    if (ts[k] < options.test_start || ts[k] >= test_end) continue;
+    const ItemIndex item = items[k];
+    if (options.drop_cold_targets && !item_in_train[static_cast<size_t>(item)]) {
+      ++cold_targets;
+      continue;
+    }
+    if (options.unique_targets && !seen.insert(item).second) continue;
+    targets.push_back(item);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<LooSplit> LeaveOneOutSplit(const SequenceDataset& full) {
@@ -109,20 +131,7 @@ absl::StatusOr<TemporalSplit> GlobalTemporalSplit(const SequenceDataset& full,
   std::vector<ItemIndex> targets;
   absl::flat_hash_set<ItemIndex> seen;
   for (UserIndex u = 0; u < num_users; ++u) {
-    targets.clear();
-    seen.clear();
-    const auto ts = full.timestamps(u);
-    const auto items = full.items(u);
-    for (size_t k = 0; k < ts.size(); ++k) {
-      if (ts[k] < options.test_start || ts[k] >= test_end) continue;
-      const ItemIndex item = items[k];
-      if (options.drop_cold_targets && !item_in_train[static_cast<size_t>(item)]) {
-        ++split.cold_targets;
-        continue;
-      }
-      if (options.unique_targets && !seen.insert(item).second) continue;
-      targets.push_back(item);
-    }
+    UserTestTargets(full, u, options, test_end, item_in_train, seen, targets, split.cold_targets);
     if (targets.empty()) continue;
     const auto b = static_cast<size_t>(c.offsets[static_cast<size_t>(u)]);
     const auto e = static_cast<size_t>(c.offsets[static_cast<size_t>(u) + 1]);
@@ -173,6 +182,68 @@ absl::StatusOr<TemporalTrainSnapshotInfo> WriteTemporalTrainSnapshot(const Seque
   }
   RECSYS_RETURN_IF_ERROR(WriteSnapshotPrefix(full, keep, path));
   return info;
+}
+
+absl::StatusOr<TemporalTestCases> GlobalTemporalTestCases(const SequenceDataset& full,
+                                                          const TemporalSplitOptions& options, int64_t max_cases) {
+  RECSYS_RETURN_IF_ERROR(options.Validate());
+  const Timestamp train_end = options.test_start - options.gap;        // exclusive
+  const Timestamp test_end = options.test_start + options.test_window;  // exclusive
+  TemporalTestCases out;
+  const int32_t num_users = full.num_users();
+  // Pass 1: which items and users have train events (any event order).
+  std::vector<uint8_t> item_in_train(static_cast<size_t>(full.num_items()), 0);
+  std::vector<uint8_t> user_in_train(static_cast<size_t>(num_users), 0);
+  for (UserIndex u = 0; u < num_users; ++u) {
+    const auto ts = full.timestamps(u);
+    const auto items = full.items(u);
+    for (size_t k = 0; k < ts.size(); ++k) {
+      if (ts[k] < train_end) {
+        item_in_train[static_cast<size_t>(items[k])] = 1;
+        user_in_train[static_cast<size_t>(u)] = 1;
+        ++out.train_events;
+      } else if (ts[k] < options.test_start) {
+        ++out.gap_events;
+      } else if (ts[k] >= test_end) {
+        ++out.after_window_events;
+      }
+    }
+  }
+  // Pass 2: which users have a case (the flags reuse user_in_train: bit 1).
+  std::vector<ItemIndex> targets;
+  absl::flat_hash_set<ItemIndex> seen;
+  for (UserIndex u = 0; u < num_users; ++u) {
+    UserTestTargets(full, u, options, test_end, item_in_train, seen, targets, out.cold_targets);
+    if (targets.empty()) continue;
+    if (!user_in_train[static_cast<size_t>(u)] && options.drop_cold_users) {
+      ++out.cold_users;
+      continue;
+    }
+    user_in_train[static_cast<size_t>(u)] |= 2;
+    ++out.cases;
+  }
+  // Pass 3: every stride-th case, gathered.
+  const int64_t stride = max_cases > 0 && out.cases > max_cases ? (out.cases + max_cases - 1) / max_cases : 1;
+  std::vector<ItemIndex> history;
+  std::vector<Timestamp> history_ts;
+  int64_t unused_cold = 0;
+  for (UserIndex u = 0, c = 0; u < num_users; ++u) {
+    if (!(user_in_train[static_cast<size_t>(u)] & 2)) continue;
+    if (c++ % stride != 0) continue;
+    UserTestTargets(full, u, options, test_end, item_in_train, seen, targets, unused_cold);
+    history.clear();
+    history_ts.clear();
+    const auto ts = full.timestamps(u);
+    const auto items = full.items(u);
+    for (size_t k = 0; k < ts.size(); ++k) {
+      if (ts[k] < train_end) {
+        history.push_back(items[k]);
+        history_ts.push_back(ts[k]);
+      }
+    }
+    out.test.Add(u, history, history_ts, targets);
+  }
+  return out;
 }
 
 absl::StatusOr<EvalSet> MakeEvalSet(const std::vector<std::vector<ExternalId>>& inputs,

@@ -568,9 +568,7 @@ absl::Status LongShortModel::ScoreAll(std::span<const HistoryView> histories, Ma
   ParallelFor(0, static_cast<int64_t>(histories.size()), kChunk, [&](int64_t b, int64_t e) {
     MatrixF interests, s;
     EncodeUsers(histories.subspan(static_cast<size_t>(b), static_cast<size_t>(e - b)), &interests);
-    for (int64_t r = b; r < e; ++r) {
-      TargetScorer<float>::ScoreAll(interests.middleRows((r - b) * m, m), item_table_, tau, &s, out.row(r));
-    }
+    TargetScorer<float>::ScoreAllBatch(interests, m, item_table_, tau, &s, out.middleRows(b, e - b));
   });
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recsys/data/readers.h"
@@ -219,6 +220,71 @@ TEST(TemporalTrainSnapshot, OutOfOrderUserIsRefused) {
   EXPECT_EQ(written->train_events, 3);
   EXPECT_EQ(written->test_window_events, 2);  // default window: 9 and 7 are in [6, 6 + 86400)
   std::filesystem::remove_all(dir);
+}
+
+// The streamed test cases of the time split (what `evaluate --protocol time`
+// uses) are GlobalTemporalSplit's cases, strided the same way, for every
+// combination of the cold-target/cold-user/unique options and case caps.
+TEST_F(SnapshotTest, StreamedTemporalTestCasesMatchTheSplit) {
+  // Users who start within ten minutes of each other: their histories overlap
+  // in time, so a global window cuts through many of them.
+  SyntheticConfig config;
+  config.num_users = 80;
+  config.num_items = 150;
+  config.num_clusters = 6;
+  config.time_span = 600;
+  config.seed = 5;
+  auto data = GenerateSynthetic(config);
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto full = SequenceDataset::FromEventLog(data->log);
+  ASSERT_TRUE(full.ok()) << full.status();
+  const SequenceDataset& ds = *full;
+  const std::string path = dir_ + "/overlapping.rsds";
+  ASSERT_TRUE(WriteSnapshot(ds, path).ok());
+  auto mapped = LoadSnapshot(path);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  // Window edges at event-time quantiles: train up to the 45th percentile,
+  // test from the 50th to the 80th.
+  std::vector<Timestamp> times = Vec(ds.all_timestamps());
+  std::sort(times.begin(), times.end());
+  const auto quantile = [&](size_t pct) { return times[times.size() * pct / 100]; };
+  for (int variant = 0; variant < 8; ++variant) {
+    TemporalSplitOptions options;
+    options.test_start = quantile(50);
+    options.gap = quantile(50) - quantile(45);
+    options.test_window = quantile(80) - quantile(50);
+    options.drop_cold_targets = (variant & 1) != 0;
+    options.drop_cold_users = (variant & 2) != 0;
+    options.unique_targets = (variant & 4) != 0;
+    auto split = GlobalTemporalSplit(ds, options);
+    ASSERT_TRUE(split.ok()) << split.status();
+    const EvalSet& all = split->test;
+    ASSERT_GT(all.size(), 3);
+    for (int64_t cap : {int64_t{0}, int64_t{1}, int64_t{3}, all.size() - 1, all.size(), all.size() + 5}) {
+      SCOPED_TRACE(absl::StrCat("variant ", variant, " cap ", cap));
+      auto streamed = GlobalTemporalTestCases(*mapped, options, cap);
+      ASSERT_TRUE(streamed.ok()) << streamed.status();
+      EXPECT_EQ(streamed->cases, all.size());
+      EXPECT_EQ(streamed->train_events, split->train.num_events());
+      EXPECT_EQ(streamed->gap_events, split->gap_events);
+      EXPECT_EQ(streamed->after_window_events, split->after_window_events);
+      EXPECT_EQ(streamed->cold_targets, split->cold_targets);
+      EXPECT_EQ(streamed->cold_users, split->cold_users);
+      const int64_t stride = cap > 0 && all.size() > cap ? (all.size() + cap - 1) / cap : 1;
+      const EvalSet& got = streamed->test;
+      ASSERT_EQ(got.size(), (all.size() + stride - 1) / stride);
+      for (int64_t c = 0; c < got.size(); ++c) {
+        const int64_t ref = c * stride;
+        EXPECT_EQ(got.users[static_cast<size_t>(c)], all.users[static_cast<size_t>(ref)]);
+        EXPECT_EQ(Vec(got.input(c).items), Vec(all.input(ref).items));
+        EXPECT_EQ(Vec(got.input(c).timestamps), Vec(all.input(ref).timestamps));
+        EXPECT_EQ(Vec(got.target(c)), Vec(all.target(ref)));
+      }
+    }
+  }
+  TemporalSplitOptions bad;
+  bad.gap = -1;
+  EXPECT_EQ(GlobalTemporalTestCases(*mapped, bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SnapshotTest, TruncatedFilesAreRefused) {

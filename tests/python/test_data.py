@@ -139,6 +139,22 @@ def test_temporal_train_snapshot_streams_the_train_part(tmp_path):
         mapped.save_temporal_train_snapshot(tmp_path / "bad.rsds", test_start=100, test_window=0)
 
 
+def test_temporal_test_cases_match_the_split():
+    ds, _ = recsys.synthetic(num_users=80, num_items=150, time_span=600, seed=5)
+    t = np.sort(ds.timestamps)
+    start = int(t[len(t) // 2])
+    gap, window = start - int(t[len(t) * 45 // 100]), int(t[len(t) * 8 // 10]) - start
+    _, full_test, split_stats = ds.temporal_split(test_start=start, gap=gap, test_window=window)
+    test, stats = ds.temporal_test_cases(test_start=start, gap=gap, test_window=window)
+    assert stats["cases"] == len(full_test) == len(test) > 3
+    assert stats["cold_targets"] == split_stats["cold_targets"]
+    assert np.array_equal(test.targets, full_test.targets) and np.array_equal(test.input_items, full_test.input_items)
+    thinned, stats3 = recsys.temporal_test_cases(ds, start, gap, window, max_cases=3)
+    assert len(thinned) == 3 and stats3["cases"] == len(full_test)
+    with pytest.raises(ValueError, match="test_window"):
+        ds.temporal_test_cases(test_start=start, test_window=0)
+
+
 def test_synthetic_truth_and_determinism():
     a, ta = recsys.synthetic(num_users=50, num_items=100, seed=5)
     b, _ = recsys.synthetic(num_users=50, num_items=100, seed=5, threads=1)

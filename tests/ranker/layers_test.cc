@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "recsys/core/rng.h"
 #include "recsys/ranker/layers/layers.h"
+#include "recsys/ranker/target_scorer.h"
 
 namespace recsys::layers {
 
@@ -168,6 +169,29 @@ TEST(TransformerBlock, FloatRunsAtTrainingShapeWithoutNaNAndReusesCache) {
   TransformerBlock<float>::Forward(x, p, opt, batch, seq, valid, false, nullptr, &cache, &out2);
   EXPECT_TRUE(cache.mask_a.Identity() && cache.mask_f.Identity() && cache.ffn.mask.Identity());
   EXPECT_TRUE(out2.allFinite());
+}
+
+// The batched catalogue scorer (one GEMM per item tile for all users) gives
+// every user the scores of the single-user form and of Forward, including a
+// last tile shorter than the others.
+TEST(TargetScorer, ScoreAllBatchMatchesPerUserScoring) {
+  const Eigen::Index users = 3, m = 5, d = 8, n = 23;
+  const Mat<float> interests = Random<float>(users * m, d, 60);
+  const Mat<float> items = Random<float>(n, d, 61);
+  const float tau = 0.7f;
+  Mat<float> s, batch(users, n);
+  TargetScorer<float>::ScoreAllBatch(interests, m, items, tau, &s, batch, /*tile=*/7);
+  for (Eigen::Index u = 0; u < users; ++u) {
+    Eigen::Matrix<float, 1, Eigen::Dynamic> one(n);
+    TargetScorer<float>::ScoreAll(interests.middleRows(u * m, m), items, tau, &s, one);
+    TargetScorer<float>::Cache cache;
+    Eigen::VectorXf forward;
+    TargetScorer<float>::Forward(interests.middleRows(u * m, m), items, tau, &cache, &forward);
+    for (Eigen::Index c = 0; c < n; ++c) {
+      EXPECT_NEAR(batch(u, c), one(c), 1e-5f) << "user " << u << " item " << c;
+      EXPECT_NEAR(batch(u, c), forward(c), 1e-5f) << "user " << u << " item " << c;
+    }
+  }
 }
 
 }  // namespace

@@ -132,6 +132,26 @@ absl::StatusOr<TemporalTrainSnapshotInfo> WriteTemporalTrainSnapshot(const Seque
                                                                       const TemporalSplitOptions& options,
                                                                       const std::string& path);
 
+// The test cases of GlobalTemporalSplit(full, options) without its train part
+// in memory (what `evaluate --protocol time` needs): three passes over the
+// events (typically a memory-mapped snapshot) holding a byte per item and per
+// user, then only the chosen cases are gathered. With max_cases > 0 and more
+// cases than that, every stride-th case is kept, stride = ⌈cases /
+// max_cases⌉ (cases in user order, the first kept): the same cases, histories
+// and targets as striding GlobalTemporalSplit(full, options)->test (tested).
+struct TemporalTestCases {
+  EvalSet test;
+  int64_t cases = 0;                // cases before striding
+  int64_t train_events = 0;         // t < test_start − gap
+  int64_t gap_events = 0;           // in [test_start − gap, test_start)
+  int64_t after_window_events = 0;  // at or after test_start + window
+  int64_t cold_targets = 0;         // as TemporalSplit
+  int64_t cold_users = 0;
+};
+absl::StatusOr<TemporalTestCases> GlobalTemporalTestCases(const SequenceDataset& full,
+                                                          const TemporalSplitOptions& options,
+                                                          int64_t max_cases = 0);
+
 // Maps external-id histories/targets (e.g. from --input/--targets files) onto
 // a vocabulary. Unknown input ids are dropped and counted; unknown targets
 // become kNoItem and are counted. One target per case; `targets` may be empty

@@ -110,18 +110,46 @@ struct TargetScorer {
   // `s` is scratch (M × N). The same arithmetic as Forward.
   static void ScoreAll(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& items, T tau,
                        Mat* s, Eigen::Ref<Eigen::Matrix<T, 1, Eigen::Dynamic>> out) {
-    const Eigen::Index m = interests.rows(), n = items.rows();
-    layers::EnsureShape(s, m, n);
+    layers::EnsureShape(s, interests.rows(), items.rows());
     s->noalias() = interests * items.transpose();
+    Combine(*s, tau, out);
+  }
+
+  // ScoreAll for B users at once: `interests` stacks the users' M-row blocks
+  // (B·M × D, user b in rows [b·M, b·M + M)); row b of `out` (B × N) gets
+  // user b's scores. The catalogue goes in tiles of `tile` items, each one
+  // GEMM (B·M × D by D × tile) for the whole batch: Eigen packs an operand
+  // per product, and with one user per product packing the N × D item table
+  // costs as much as the M × N product itself (half of `evaluate`'s time
+  // before this form). `s` is scratch (B·M × tile). Same scores as ScoreAll.
+  static void ScoreAllBatch(const layers::CMatRef<T>& interests, Eigen::Index m, const layers::CMatRef<T>& items,
+                            T tau, Mat* s, layers::MatRef<T> out, Eigen::Index tile = 8192) {
+    const Eigen::Index rows = interests.rows(), n = items.rows();
+    for (Eigen::Index j = 0; j < n; j += tile) {
+      const Eigen::Index t = std::min(tile, n - j);
+      layers::EnsureShape(s, rows, t);
+      s->noalias() = interests * items.middleRows(j, t).transpose();
+      for (Eigen::Index b = 0; b * m < rows; ++b) {
+        Combine(s->middleRows(b * m, m), tau, out.row(b).segment(j, t));
+      }
+    }
+  }
+
+ private:
+  // The smooth max over the M rows of per-interest scores s (M × C), per
+  // column: out_c = Σ_m softmax(s_·c / τ)_m s_mc.
+  template <typename S, typename O>
+  static void Combine(const S& s, T tau, O&& out) {
+    const Eigen::Index m = s.rows(), n = s.cols();
     const T inv_tau = T(1) / tau;
-    Eigen::Array<T, 1, Eigen::Dynamic> mx = s->row(0).array();
-    for (Eigen::Index r = 1; r < m; ++r) mx = mx.max(s->row(r).array());
+    Eigen::Array<T, 1, Eigen::Dynamic> mx = s.row(0).array();
+    for (Eigen::Index r = 1; r < m; ++r) mx = mx.max(s.row(r).array());
     Eigen::Array<T, 1, Eigen::Dynamic> num = Eigen::Array<T, 1, Eigen::Dynamic>::Zero(n);
     Eigen::Array<T, 1, Eigen::Dynamic> den = num, w(n);
     for (Eigen::Index r = 0; r < m; ++r) {
-      w = ((s->row(r).array() - mx) * inv_tau).exp();
+      w = ((s.row(r).array() - mx) * inv_tau).exp();
       den += w;
-      num += w * s->row(r).array();
+      num += w * s.row(r).array();
     }
     out.array() = num * den.inverse();
   }
