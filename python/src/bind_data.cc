@@ -194,6 +194,19 @@ py::tuple Synthetic(const py::dict& config, int threads) {
   return py::make_tuple(ds, truth);
 }
 
+// The Python keywords of temporal_split / temporal_test_cases as options.
+TemporalSplitOptions TemporalOptions(Timestamp test_start, Timestamp gap, Timestamp test_window,
+                                     bool drop_cold_targets, bool drop_cold_users, bool unique_targets) {
+  TemporalSplitOptions o;
+  o.test_start = test_start;
+  o.gap = gap;
+  o.test_window = test_window;
+  o.drop_cold_targets = drop_cold_targets;
+  o.drop_cold_users = drop_cold_users;
+  o.unique_targets = unique_targets;
+  return o;
+}
+
 PyEvalSet Wrap(EvalSet set, std::shared_ptr<const Vocabulary> vocab) {
   return PyEvalSet{std::make_shared<const EvalSet>(std::move(set)), std::move(vocab)};
 }
@@ -384,13 +397,8 @@ void BindData(py::module_& m) {
       "temporal_split",
       [](const DatasetPtr& full, Timestamp test_start, Timestamp gap, Timestamp test_window, bool drop_cold_targets,
          bool drop_cold_users, bool unique_targets) {
-        TemporalSplitOptions o;
-        o.test_start = test_start;
-        o.gap = gap;
-        o.test_window = test_window;
-        o.drop_cold_targets = drop_cold_targets;
-        o.drop_cold_users = drop_cold_users;
-        o.unique_targets = unique_targets;
+        const TemporalSplitOptions o =
+            TemporalOptions(test_start, gap, test_window, drop_cold_targets, drop_cold_users, unique_targets);
         absl::StatusOr<TemporalSplit> r;
         {
           py::gil_scoped_release release;
@@ -413,13 +421,8 @@ void BindData(py::module_& m) {
       "temporal_test_cases",
       [](const DatasetPtr& full, Timestamp test_start, Timestamp gap, Timestamp test_window, int64_t max_cases,
          bool drop_cold_targets, bool drop_cold_users, bool unique_targets) {
-        TemporalSplitOptions o;
-        o.test_start = test_start;
-        o.gap = gap;
-        o.test_window = test_window;
-        o.drop_cold_targets = drop_cold_targets;
-        o.drop_cold_users = drop_cold_users;
-        o.unique_targets = unique_targets;
+        const TemporalSplitOptions o =
+            TemporalOptions(test_start, gap, test_window, drop_cold_targets, drop_cold_users, unique_targets);
         absl::StatusOr<TemporalTestCases> r;
         {
           py::gil_scoped_release release;

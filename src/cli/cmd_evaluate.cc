@@ -101,21 +101,10 @@ int RunEvaluate(const EvaluateArgs& a, const recsys::cli::GlobalFlags& g) {
   recsys::EvalSet cases;
   if (!a.data.empty() && a.protocol.protocol == "time") {
     // Only the (sampled) test cases: the train part is never built, so the
-    // events stay in the mapped snapshot (GlobalTemporalTestCases).
-    auto format = recsys::ParseInputFormat(a.format);
-    if (!format.ok()) return Fail(format.status());
-    auto full = recsys::LoadDataset(a.data, *format);
-    if (!full.ok()) return Fail(full.status());
-    recsys::cli::Log(absl::StrCat("loaded ", a.data, ": ", full->num_users(), " users, ", full->num_items(),
-                                  " items, ", full->num_events(), " events"));
-    auto o = recsys::cli::TemporalOptions(*full, a.data, a.protocol);
-    if (!o.ok()) return Fail(o.status());
-    auto test = recsys::GlobalTemporalTestCases(*full, *o, a.protocol.max_eval_users);
+    // events stay in the mapped snapshot.
+    auto test = recsys::cli::LoadTemporalTestCases(a.data, a.format, a.protocol, vocab);
     if (!test.ok()) return Fail(test.status());
-    recsys::cli::Log(absl::StrCat("time split at ", o->test_start, " (gap ", o->gap, ", window ", o->test_window,
-                                  "): ", test->train_events, " train events, ", test->cases, " test users, ",
-                                  test->cold_targets, " cold targets dropped"));
-    cases = recsys::RemapEvalSet(test->test, full->item_vocab(), vocab);
+    cases = *std::move(test);
   } else if (!a.data.empty()) {
     auto split = recsys::cli::LoadSplitData(a.data, a.format, a.protocol);
     if (!split.ok()) return Fail(split.status());

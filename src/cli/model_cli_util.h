@@ -76,6 +76,29 @@ inline absl::StatusOr<TemporalSplitOptions> TemporalOptions(const SequenceDatase
 // Reads --data in --format and splits it: "loo" leave-one-out (train, valid,
 // test), "time" by global time (train and test; no valid), "none" keeps the
 // whole dataset as train (no valid/test cases).
+// Loads --data (a snapshot is memory-mapped) and logs its size.
+inline absl::StatusOr<SequenceDataset> LoadLogged(const std::string& path, const std::string& format_name) {
+  RECSYS_ASSIGN_OR_RETURN(InputFormat format, ParseInputFormat(format_name));
+  RECSYS_ASSIGN_OR_RETURN(SequenceDataset full, LoadDataset(path, format));
+  Log(absl::StrCat("loaded ", path, ": ", full.num_users(), " users, ", full.num_items(), " items, ",
+                   full.num_events(), " events"));
+  return full;
+}
+
+// The test cases of --protocol time (every ⌈cases / --max-users⌉-th),
+// without building the train part (GlobalTemporalTestCases), remapped onto
+// `vocab` (the model's items).
+inline absl::StatusOr<EvalSet> LoadTemporalTestCases(const std::string& path, const std::string& format_name,
+                                                     const SplitFlags& flags, const Vocabulary& vocab) {
+  RECSYS_ASSIGN_OR_RETURN(SequenceDataset full, LoadLogged(path, format_name));
+  RECSYS_ASSIGN_OR_RETURN(TemporalSplitOptions o, TemporalOptions(full, path, flags));
+  RECSYS_ASSIGN_OR_RETURN(TemporalTestCases t, GlobalTemporalTestCases(full, o, flags.max_eval_users));
+  Log(absl::StrCat("time split at ", o.test_start, " (gap ", o.gap, ", window ", o.test_window, "): ",
+                   t.train_events, " train events, ", t.cases, " test users, ", t.cold_targets,
+                   " cold targets dropped"));
+  return RemapEvalSet(t.test, full.item_vocab(), vocab);
+}
+
 inline absl::StatusOr<LooSplit> LoadSplitData(const std::string& path, const std::string& format_name,
                                               const SplitFlags& flags) {
   const std::string& protocol = flags.protocol;
@@ -83,10 +106,7 @@ inline absl::StatusOr<LooSplit> LoadSplitData(const std::string& path, const std
     return absl::InvalidArgumentError(
         absl::StrCat("--protocol: '", protocol, "' is not one of loo, time, none"));
   }
-  RECSYS_ASSIGN_OR_RETURN(InputFormat format, ParseInputFormat(format_name));
-  RECSYS_ASSIGN_OR_RETURN(SequenceDataset full, LoadDataset(path, format));
-  Log(absl::StrCat("loaded ", path, ": ", full.num_users(), " users, ", full.num_items(), " items, ",
-                   full.num_events(), " events"));
+  RECSYS_ASSIGN_OR_RETURN(SequenceDataset full, LoadLogged(path, format_name));
   if (protocol == "none") {
     LooSplit split;
     split.train = std::move(full);

@@ -227,7 +227,8 @@ absl::StatusOr<TemporalTestCases> GlobalTemporalTestCases(const SequenceDataset&
   std::vector<ItemIndex> history;
   std::vector<Timestamp> history_ts;
   int64_t unused_cold = 0;
-  for (UserIndex u = 0, c = 0; u < num_users; ++u) {
+  int64_t c = 0;  // cases so far
+  for (UserIndex u = 0; u < num_users; ++u) {
     if (!(user_in_train[static_cast<size_t>(u)] & 2)) continue;
     if (c++ % stride != 0) continue;
     UserTestTargets(full, u, options, test_end, item_in_train, seen, targets, unused_cold);
