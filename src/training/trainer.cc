@@ -224,6 +224,7 @@ double Trainer::Step() {
 absl::StatusOr<bool> Trainer::Validate(TrainResult* result) {
   RECSYS_ASSIGN_OR_RETURN(const double value, metric_());
   last_validated_step_ = step_;
+  last_valid_metric_ = value;
   const double sign = higher_is_better_ ? 1.0 : -1.0;
   if (!has_best_ || sign * (value - best_metric_) > config_.min_delta) {
     has_best_ = true;
@@ -311,7 +312,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     if (metric_ && ((config_.validate_every_steps > 0 && step_ % config_.validate_every_steps == 0) ||
                     (config_.validate_every_steps == 0 && epoch_ended))) {
       RECSYS_ASSIGN_OR_RETURN(const bool stop, Validate(&result));
-      last_metric = best_step_ == step_ ? best_metric_ : last_metric;
+      last_metric = last_valid_metric_;
       validated = true;
       if (stop) result.stopped_early = true;
     }
@@ -325,9 +326,15 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     if (result.stopped_early) break;
   }
 
+  // A validation of the final weights when the last step was not validated;
+  // the final report carries it (and only then counts as a validation, so a
+  // run's last validation is not reported twice).
+  bool final_validation = false;
   if (metric_ && step_ > 0 && last_validated_step_ != step_) {
     RECSYS_ASSIGN_OR_RETURN(const bool stop, Validate(&result));
     (void)stop;
+    final_validation = true;
+    last_metric = last_valid_metric_;
   }
   if (config_.restore_best && has_best_ && best_step_ != step_ &&
       static_cast<int64_t>(best_params_.size()) == model_->params().size()) {
@@ -338,7 +345,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   result.epochs_completed = epoch_;
   result.last_loss = last_loss_;
   result.seconds = SecondsSince(start);
-  report(result.validated);
+  report(final_validation);
   return result;
 }
 

@@ -246,13 +246,20 @@ TEST(TrainerTest, EarlyStoppingRestoresBestWeights) {
     return v;
   });
   int reports = 0;
+  std::vector<double> reported, reported_best;  // per validation: its own value, the best so far
   (*trainer)->SetProgressCallback([&](const TrainerProgress& p) {
     ++reports;
     EXPECT_EQ(p.valid_metric_name, "scripted");
+    if (p.validated) {
+      reported.push_back(p.valid_metric);
+      reported_best.push_back(p.best_valid_metric);
+    }
     return true;
   });
   auto result = (*trainer)->Train();
   ASSERT_TRUE(result.ok());
+  EXPECT_EQ(reported, (std::vector<double>{0.1, 0.5, 0.4, 0.45}));
+  EXPECT_EQ(reported_best, (std::vector<double>{0.1, 0.5, 0.5, 0.5}));
   EXPECT_TRUE(result->stopped_early);
   EXPECT_EQ(calls, 4u);        // 0.1, 0.5 (best), 0.4, 0.45 → patience 2 exhausted
   EXPECT_EQ(result->steps, 8);

@@ -145,8 +145,8 @@ struct TrainerProgress {
   double eta_s = 0.0;           // 0 when unknown
   bool validated = false;       // this report follows a validation
   std::string valid_metric_name;
-  double valid_metric = 0.0;
-  double best_valid_metric = 0.0;
+  double valid_metric = 0.0;       // this validation's value (when validated)
+  double best_valid_metric = 0.0;  // the best so far (the weights early stopping keeps)
 };
 
 struct TrainResult {
@@ -220,6 +220,7 @@ class Trainer {
   // Early stopping (part of the checkpoint).
   bool has_best_ = false;
   double best_metric_ = 0.0;
+  double last_valid_metric_ = 0.0;  // the latest validation's value
   int64_t best_step_ = -1;
   int bad_validations_ = 0;
   int64_t last_validated_step_ = -1;
