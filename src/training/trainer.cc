@@ -256,7 +256,6 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   int64_t loss_steps = 0, window_steps = 0, window_events = 0;
   auto window_start = Clock::now();
   double steps_per_s = 0.0, events_per_s = 0.0;
-  double last_metric = 0.0;
 
   auto report = [&](bool validated) -> bool {
     if (!progress_) return true;
@@ -281,7 +280,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                   : 0.0;
     p.validated = validated;
     p.valid_metric_name = metric_name_;
-    p.valid_metric = last_metric;
+    p.valid_metric = last_valid_metric_;
     p.best_valid_metric = best_metric_;
     loss_sum = 0.0;
     loss_steps = 0;
@@ -312,7 +311,6 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     if (metric_ && ((config_.validate_every_steps > 0 && step_ % config_.validate_every_steps == 0) ||
                     (config_.validate_every_steps == 0 && epoch_ended))) {
       RECSYS_ASSIGN_OR_RETURN(const bool stop, Validate(&result));
-      last_metric = last_valid_metric_;
       validated = true;
       if (stop) result.stopped_early = true;
     }
@@ -334,7 +332,6 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     RECSYS_ASSIGN_OR_RETURN(const bool stop, Validate(&result));
     (void)stop;
     final_validation = true;
-    last_metric = last_valid_metric_;
   }
   if (config_.restore_best && has_best_ && best_step_ != step_ &&
       static_cast<int64_t>(best_params_.size()) == model_->params().size()) {
