@@ -107,12 +107,11 @@ struct TargetScorer {
  public:
 
   // Scores of all N rows of `items` (N × D) for one user; out has N entries.
-  // `s` is scratch (M × N). The same arithmetic as Forward.
+  // `s` is scratch. The same arithmetic as Forward (ScoreAllBatch, one user).
   static void ScoreAll(const layers::CMatRef<T>& interests, const layers::CMatRef<T>& items, T tau,
                        Mat* s, Eigen::Ref<Eigen::Matrix<T, 1, Eigen::Dynamic>> out) {
-    layers::EnsureShape(s, interests.rows(), items.rows());
-    s->noalias() = interests * items.transpose();
-    Combine(*s, tau, out);
+    Eigen::Map<Mat> row(out.data(), 1, out.size());
+    ScoreAllBatch(interests, interests.rows(), items, tau, s, row);
   }
 
   // ScoreAll for B users at once: `interests` stacks the users' M-row blocks
