@@ -12,6 +12,7 @@
 #include "recsys/core/parallel.h"
 #include "recsys/core/status.h"
 #include "recsys/eval/evaluator.h"
+#include "recsys/training/schedule.h"
 
 namespace recsys {
 namespace {
@@ -125,6 +126,13 @@ absl::Status LongShortConfig::Validate() const {
   if (!(learning_rate > 0)) return bad("learning_rate", "> 0");
   if (!(weight_decay >= 0)) return bad("weight_decay", ">= 0");
   if (!(clip_norm >= 0)) return bad("clip_norm", ">= 0");
+  if (warmup_steps < 0) return bad("warmup_steps", absl::StrCat(">= 0, got ", warmup_steps));
+  const absl::StatusOr<LrDecay> decay = ParseLrDecay(lr_decay);
+  if (!decay.ok()) return bad("lr_decay", "'constant', 'linear' or 'cosine'");
+  if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) return bad("min_lr_ratio", "in [0, 1]");
+  if (*decay != LrDecay::kConstant && epochs == 0 && max_steps == 0) {
+    return bad("lr_decay", "'constant' when neither epochs nor max_steps bounds the run");
+  }
   if (validate_every_epochs < 1) return bad("validate_every_epochs", ">= 1");
   if (patience < 0) return bad("patience", ">= 0");
   return ToNet().Validate();
@@ -166,7 +174,11 @@ absl::StatusOr<LongShortConfig> LongShortConfig::FromJson(const std::string& jso
   RECSYS_RETURN_IF_ERROR(r.Get("max_minutes", &c.max_minutes));
   RECSYS_RETURN_IF_ERROR(r.Get("learning_rate", &c.learning_rate));
   RECSYS_RETURN_IF_ERROR(r.Get("weight_decay", &c.weight_decay));
+  RECSYS_RETURN_IF_ERROR(r.Get("decay_embeddings", &c.decay_embeddings));
   RECSYS_RETURN_IF_ERROR(r.Get("clip_norm", &c.clip_norm));
+  RECSYS_RETURN_IF_ERROR(r.Get("warmup_steps", &c.warmup_steps));
+  RECSYS_RETURN_IF_ERROR(r.Get("lr_decay", &c.lr_decay));
+  RECSYS_RETURN_IF_ERROR(r.Get("min_lr_ratio", &c.min_lr_ratio));
   RECSYS_RETURN_IF_ERROR(r.Get("validate_every_epochs", &c.validate_every_epochs));
   RECSYS_RETURN_IF_ERROR(r.Get("patience", &c.patience));
   RECSYS_RETURN_IF_ERROR(r.Get("log_losses", &c.log_losses));
@@ -210,7 +222,11 @@ std::string LongShortConfig::ToJson() const {
   j["max_minutes"] = max_minutes;
   j["learning_rate"] = learning_rate;
   j["weight_decay"] = weight_decay;
+  j["decay_embeddings"] = decay_embeddings;
   j["clip_norm"] = clip_norm;
+  j["warmup_steps"] = warmup_steps;
+  j["lr_decay"] = lr_decay;
+  j["min_lr_ratio"] = min_lr_ratio;
   j["validate_every_epochs"] = validate_every_epochs;
   j["patience"] = patience;
   j["log_losses"] = log_losses;
@@ -434,7 +450,11 @@ absl::StatusOr<std::unique_ptr<LongShortModel>> LongShortModel::Train(const Long
   tc.threads = context.threads;
   tc.optimizer.learning_rate = config.learning_rate;
   tc.optimizer.weight_decay = config.weight_decay;
+  tc.optimizer.decay_embeddings = config.decay_embeddings;
   tc.clip_norm = config.clip_norm;
+  tc.schedule.warmup_steps = config.warmup_steps;
+  tc.schedule.decay = *ParseLrDecay(config.lr_decay);  // validated
+  tc.schedule.min_ratio = config.min_lr_ratio;
   tc.patience = config.patience;
   tc.log_every_steps = 50;
   const int64_t steps_per_epoch =

@@ -20,6 +20,7 @@
 #include "recsys/core/status.h"
 #include "recsys/eval/evaluator.h"
 #include "recsys/training/logq.h"
+#include "recsys/training/schedule.h"
 
 namespace recsys {
 namespace {
@@ -155,6 +156,12 @@ absl::Status SasRecConfig::Validate() const {
   if (!(beta2 >= 0.0 && beta2 < 1.0)) return bad("beta2", absl::StrCat("must be in [0, 1), got ", beta2));
   if (!(weight_decay >= 0.0)) return bad("weight_decay", absl::StrCat("must be >= 0, got ", weight_decay));
   if (warmup_steps < 0) return bad("warmup_steps", absl::StrCat("must be >= 0, got ", warmup_steps));
+  const absl::StatusOr<LrDecay> decay = ParseLrDecay(lr_decay);
+  if (!decay.ok()) return bad("lr_decay", absl::StrCat("must be 'constant', 'linear' or 'cosine', got '", lr_decay, "'"));
+  if (!(min_lr_ratio >= 0.0 && min_lr_ratio <= 1.0))
+    return bad("min_lr_ratio", absl::StrCat("must be in [0, 1], got ", min_lr_ratio));
+  if (*decay != LrDecay::kConstant && epochs == 0 && max_steps == 0)
+    return bad("lr_decay", "must be 'constant' when neither epochs nor max_steps bounds the run");
   if (!(clip_norm >= 0.0)) return bad("clip_norm", absl::StrCat("must be >= 0, got ", clip_norm));
   if (num_shards < 1 || num_shards > 1024) return bad("num_shards", absl::StrCat("must be in [1, 1024], got ", num_shards));
   if (validate_every_steps < 0) return bad("validate_every_steps", "must be >= 0");
@@ -215,7 +222,10 @@ absl::StatusOr<SasRecConfig> SasRecConfig::FromJson(const std::string& json) {
   RECSYS_RETURN_IF_ERROR(r.Get("beta2", &c.beta2));
   RECSYS_RETURN_IF_ERROR(r.Get("weight_decay", &c.weight_decay));
   RECSYS_RETURN_IF_ERROR(r.Get("lazy_embeddings", &c.lazy_embeddings));
+  RECSYS_RETURN_IF_ERROR(r.Get("decay_embeddings", &c.decay_embeddings));
   RECSYS_RETURN_IF_ERROR(r.Get("warmup_steps", &c.warmup_steps));
+  RECSYS_RETURN_IF_ERROR(r.Get("lr_decay", &c.lr_decay));
+  RECSYS_RETURN_IF_ERROR(r.Get("min_lr_ratio", &c.min_lr_ratio));
   RECSYS_RETURN_IF_ERROR(r.Get("clip_norm", &c.clip_norm));
   RECSYS_RETURN_IF_ERROR(r.Get("num_shards", &c.num_shards));
   RECSYS_RETURN_IF_ERROR(r.Get("validate_every_steps", &c.validate_every_steps));
@@ -253,7 +263,10 @@ std::string SasRecConfig::ToJson() const {
   j["beta2"] = beta2;
   j["weight_decay"] = weight_decay;
   j["lazy_embeddings"] = lazy_embeddings;
+  j["decay_embeddings"] = decay_embeddings;
   j["warmup_steps"] = warmup_steps;
+  j["lr_decay"] = lr_decay;
+  j["min_lr_ratio"] = min_lr_ratio;
   j["clip_norm"] = clip_norm;
   j["num_shards"] = num_shards;
   j["validate_every_steps"] = validate_every_steps;
@@ -323,7 +336,10 @@ TrainerConfig SasRecModel::MakeTrainerConfig(uint64_t seed, int threads, double 
   t.optimizer.beta2 = config_.beta2;
   t.optimizer.weight_decay = config_.weight_decay;
   t.optimizer.lazy_embeddings = config_.lazy_embeddings;
+  t.optimizer.decay_embeddings = config_.decay_embeddings;
   t.schedule.warmup_steps = config_.warmup_steps;
+  t.schedule.decay = *ParseLrDecay(config_.lr_decay);  // validated
+  t.schedule.min_ratio = config_.min_lr_ratio;
   t.clip_norm = config_.clip_norm;
   t.validate_every_steps = config_.validate_every_steps;
   t.patience = config_.patience;

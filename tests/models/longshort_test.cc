@@ -96,6 +96,54 @@ TEST(LongShortConfigTest, JsonRoundTripAndErrors) {
   EXPECT_EQ(LongShortConfig::FromJson(R"({"short_loss": "sampled", "sampler": "inbatch"})").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(LongShortConfig::FromJson(R"({"tau": 0})").status().code(), absl::StatusCode::kInvalidArgument);
+  // Learning-rate schedule and embedding decay.
+  auto sched = LongShortConfig::FromJson(
+      R"({"lr_decay": "cosine", "min_lr_ratio": 0.1, "warmup_steps": 5, "decay_embeddings": true})");
+  ASSERT_TRUE(sched.ok()) << sched.status();
+  EXPECT_EQ(sched->lr_decay, "cosine");
+  EXPECT_TRUE(sched->decay_embeddings);
+  EXPECT_EQ(LongShortConfig::FromJson(sched->ToJson())->ToJson(), sched->ToJson());
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"lr_decay": "step"})").ok());
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"min_lr_ratio": 1.5})").ok());
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"warmup_steps": -1})").ok());
+  // A decay needs a step budget (epochs or max_steps), not only minutes.
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"lr_decay": "linear", "epochs": 0, "max_minutes": 1})").ok());
+  EXPECT_TRUE(LongShortConfig::FromJson(R"({"lr_decay": "linear", "epochs": 0, "max_steps": 10})").ok());
+}
+
+// The schedule and embedding-decay fields reach the optimizer: a linear decay
+// with floor 1 is the constant schedule (bit-identical), with floor 0 it is
+// not; decay_embeddings changes a model trained with weight decay.
+TEST(LongShortModelTest, ScheduleAndEmbeddingDecayReachTheOptimizer) {
+  const auto seqs = RandomHistories(50, 30, 23);
+  std::vector<std::vector<ItemIndex>> train;
+  for (const auto& s : seqs) {
+    if (s.size() >= 2) train.push_back(s);
+  }
+  SequenceDataset ds = MakeDataset(train, 30);
+  const auto hist = RandomHistories(5, 30, 4);
+  auto scores = [&](const LongShortConfig& c) {
+    TrainContext ctx;
+    ctx.train = &ds;
+    auto model = LongShortModel::Train(c, ctx);
+    EXPECT_TRUE(model.ok()) << model.status();
+    return model.ok() ? ScoreAll(**model, hist) : MatrixF();
+  };
+  LongShortConfig c = SmallConfig();
+  c.dim = 8;
+  c.epochs = 3;
+  c.batch_size = 8;
+  const MatrixF constant = scores(c);
+  c.lr_decay = "linear";
+  c.min_lr_ratio = 1.0;
+  EXPECT_EQ(scores(c), constant);
+  c.min_lr_ratio = 0.0;
+  EXPECT_GT((scores(c) - constant).cwiseAbs().maxCoeff(), 1e-4f);
+  c.lr_decay = "constant";
+  c.weight_decay = 0.5;
+  const MatrixF decayed = scores(c);
+  c.decay_embeddings = true;
+  EXPECT_GT((scores(c) - decayed).cwiseAbs().maxCoeff(), 1e-4f);
 }
 
 TEST(LongShortModelTest, FastInferencePathEqualsTrainingPath) {

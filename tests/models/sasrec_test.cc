@@ -34,6 +34,12 @@ TEST(SasRecConfig, JsonRoundTripAndStrictness) {
   EXPECT_FALSE(SasRecConfig::FromJson(R"({"dim": "64"})").ok());
   EXPECT_FALSE(SasRecConfig::FromJson(R"({"dim": 30, "num_heads": 4})").ok());
   EXPECT_FALSE(SasRecConfig::FromJson(R"({"dropout": 1.0})").ok());
+  EXPECT_FALSE(SasRecConfig::FromJson(R"({"lr_decay": "exponential"})").ok());
+  EXPECT_FALSE(SasRecConfig::FromJson(R"({"min_lr_ratio": -0.1})").ok());
+  EXPECT_FALSE(SasRecConfig::FromJson(R"({"lr_decay": "cosine", "epochs": 0, "max_minutes": 5})").ok());
+  auto sched = SasRecConfig::FromJson(R"({"lr_decay": "cosine", "min_lr_ratio": 0.05, "decay_embeddings": true})");
+  ASSERT_TRUE(sched.ok()) << sched.status();
+  EXPECT_EQ(SasRecConfig::FromJson(sched->ToJson())->ToJson(), sched->ToJson());
   EXPECT_FALSE(SasRecConfig::FromJson(R"({"loss": "ce", "logq": "standard"})").ok());
   EXPECT_FALSE(SasRecConfig::FromJson(R"({"loss": "bce", "negatives": "in_batch", "negative_sharing": "position"})").ok());
 }

@@ -124,10 +124,19 @@ struct LongShortConfig {
   int64_t max_steps = 0;
   // Wall-clock budget in minutes (≥ 0, 0 = none); TrainContext.max_minutes wins when set.
   double max_minutes = 0.0;
-  // AdamW: η > 0, decoupled weight decay λ ≥ 0; global-norm clipping (0 = none).
+  // AdamW: η > 0, decoupled weight decay λ ≥ 0 (on the item and position
+  // tables too when decay_embeddings); global-norm clipping (0 = none).
   double learning_rate = 1e-3;
   double weight_decay = 0.0;
+  bool decay_embeddings = false;
   double clip_norm = 0.0;
+  // Learning-rate schedule (schedule.h): linear warmup over warmup_steps ≥ 0,
+  // then "constant", or "linear" / "cosine" decay to min_lr_ratio × η
+  // (∈ [0, 1]) at the end of the step budget (epochs × steps per epoch, or
+  // max_steps; a decay needs one of them).
+  int64_t warmup_steps = 0;
+  std::string lr_decay = "constant";
+  double min_lr_ratio = 0.0;
   // Validate (NDCG@10 on TrainContext.valid) every this many epochs, ≥ 1;
   // stop after `patience` validations without improvement (0 = never).
   int validate_every_epochs = 1;

@@ -94,8 +94,15 @@ struct SasRecConfig {
   // Lazy (row-sparse) Adam for the item tables; false = exact dense Adam
   // (PyTorch's torch.optim.Adam, what the published numbers used).
   bool lazy_embeddings = false;
-  // Linear warmup steps, ≥ 0.
+  // Decoupled weight decay also on the item and position tables.
+  bool decay_embeddings = false;
+  // Learning-rate schedule (schedule.h): linear warmup over warmup_steps ≥ 0,
+  // then "constant", or "linear" / "cosine" decay to min_lr_ratio × η
+  // (∈ [0, 1]) at the end of the step budget (epochs or max_steps; a decay
+  // needs one of them).
   int64_t warmup_steps = 0;
+  std::string lr_decay = "constant";
+  double min_lr_ratio = 0.0;
   // Global gradient-norm clip, ≥ 0 (0 = none).
   double clip_norm = 0.0;
   // Gradient shards per batch, in [1, 1024]: the unit of parallelism and of

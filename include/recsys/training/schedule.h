@@ -16,13 +16,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 namespace recsys {
 
 enum class LrDecay { kConstant, kLinear, kCosine };
+
+// "constant", "linear", "cosine" (the spelling of model configs' lr_decay).
+inline absl::StatusOr<LrDecay> ParseLrDecay(std::string_view name) {
+  if (name == "constant") return LrDecay::kConstant;
+  if (name == "linear") return LrDecay::kLinear;
+  if (name == "cosine") return LrDecay::kCosine;
+  return absl::InvalidArgumentError(
+      absl::StrCat("lr_decay = '", std::string(name), "' must be 'constant', 'linear' or 'cosine'"));
+}
 
 struct LrScheduleConfig {
   // Steps of linear warmup from lr/warmup_steps up to the peak lr; ≥ 0.
