@@ -142,6 +142,10 @@ struct RecommendOptions {
   // the queries fetch ann_candidates each at no extra walk; false = standard
   // HNSW (beam ≥ the items fetched). Faster, slightly lower stage-1 recall.
   bool ann_scored_results = false;
+  // HNSW: the interest queries' walks advance together on one thread, in lock
+  // step, so that their cache misses overlap (AnnSearchParams::walk_group);
+  // in [1, 64], 1 = one walk after another. Answers do not depend on it.
+  int ann_walk_group = 8;
   // Filters: history items (always all of them), external ids to exclude,
   // and an allow list (when set, only these external ids may be returned;
   // unknown ids are ignored).

@@ -15,7 +15,7 @@ Every request option of the C++ ``RecommendOptions`` is a keyword of
 ``recommend`` / ``recommend_batch``: ``k``, ``ann_candidates``,
 ``item_to_item_candidates``, ``popularity_candidates``, ``ann_merge``
 (``"union_quota"``, ``"max_score"``, ``"round_robin"``), ``ann_fetch_factor``,
-``ef_search``, ``nprobe``, ``ann_scored_results``, ``filter_seen``, ``exclude``, ``allow``, ``reranker``
+``ef_search``, ``nprobe``, ``ann_scored_results``, ``ann_walk_group``, ``filter_seen``, ``exclude``, ``allow``, ``reranker``
 (``"none"``, ``"mmr"``, ``"quotas"``), ``mmr_lambda``, ``mmr_pool``, ``quotas``
 (``{category: share}``) and ``latency_budget_ms``.
 """

@@ -65,6 +65,8 @@ RecommendOptions ParseOptions(const py::dict& kw) {
       o.nprobe = py::cast<int>(value);
     } else if (key == "ann_scored_results") {
       o.ann_scored_results = py::cast<bool>(value);
+    } else if (key == "ann_walk_group") {
+      o.ann_walk_group = py::cast<int>(value);
     } else if (key == "filter_seen") {
       o.filter_seen = py::cast<bool>(value);
     } else if (key == "exclude") {

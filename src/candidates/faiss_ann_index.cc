@@ -326,7 +326,7 @@ class FaissAnnIndex final : public AnnIndex {
   // HNSW with flat storage: our walk over the graph (hnsw_search.h), the
   // filter applied during the walk; rows that come up short (or exclude most
   // of the catalogue) are answered exactly.
-  absl::Status GraphSearch(ConstMatrixRef queries, int k, int ef, bool scored,
+  absl::Status GraphSearch(ConstMatrixRef queries, int k, int ef, bool scored, int group,
                            const std::vector<const FilterPlan*>& plans,
                            Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const;
 
@@ -431,31 +431,42 @@ absl::Status FaissAnnIndex::FaissSearch(const float* queries, int64_t b, int64_t
   return absl::OkStatus();
 }
 
-absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef, bool scored,
+absl::Status FaissAnnIndex::GraphSearch(ConstMatrixRef queries, int k, int ef, bool scored, int group,
                                         const std::vector<const FilterPlan*>& plans,
                                         Eigen::Ref<Matrix<int32_t>>& ids, MatrixRef& scores) const {
   const int64_t b = queries.rows();
   const auto n = static_cast<int64_t>(index_->ntotal);
   std::vector<char> exact(static_cast<size_t>(b), 0);
-  ParallelFor(0, b, 1, [&](int64_t qb, int64_t qe) {
-    for (int64_t q = qb; q < qe; ++q) {
-      const FilterPlan* p = plans[static_cast<size_t>(q)];
-      const int64_t ex = p ? p->NumExcluded() : 0;
-      if (2 * ex > n) {  // an allow list: the walk would wander; exact is cheaper
-        exact[static_cast<size_t>(q)] = 1;
-        continue;
+  const int64_t g = std::max(group, 1);
+  ParallelFor(0, (b + g - 1) / g, 1, [&](int64_t gb, int64_t ge) {
+    std::vector<internal::HnswQuery> walk;
+    std::vector<int64_t> rows;
+    std::vector<int> found;
+    for (int64_t gi = gb; gi < ge; ++gi) {
+      walk.clear();
+      rows.clear();
+      for (int64_t q = gi * g; q < std::min(b, (gi + 1) * g); ++q) {
+        const FilterPlan* p = plans[static_cast<size_t>(q)];
+        if (2 * (p ? p->NumExcluded() : 0) > n) {  // an allow list: the walk would wander; exact is cheaper
+          exact[static_cast<size_t>(q)] = 1;
+          continue;
+        }
+        walk.push_back({queries.data() + q * queries.outerStride(), p, ids.data() + q * ids.outerStride(),
+                        scores.data() + q * scores.outerStride()});
+        rows.push_back(q);
       }
-      int32_t* row_ids = ids.data() + q * ids.outerStride();
-      float* row_scores = scores.data() + q * scores.outerStride();
-      const float* query = queries.data() + q * queries.outerStride();
-      const int64_t want = std::min<int64_t>(k, n - ex);
-      int found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, scored);
-      // Scored results left short (the graph ran out of reachable allowed
-      // nodes): a standard walk with a k-wide beam, then exact search.
-      if (scored && found < want) {
-        found = internal::HnswSearchOne(graph_, query, k, ef, p, row_ids, row_scores, false);
+      found.assign(walk.size(), 0);
+      internal::HnswSearchGroup(graph_, walk, k, ef, scored, found.data());
+      for (size_t j = 0; j < walk.size(); ++j) {
+        const internal::HnswQuery& w = walk[j];
+        const int64_t want = std::min<int64_t>(k, n - (w.plan ? w.plan->NumExcluded() : 0));
+        // Scored results left short (the graph ran out of reachable allowed
+        // nodes): a standard walk with a k-wide beam, then exact search.
+        if (scored && found[j] < want) {
+          found[j] = internal::HnswSearchOne(graph_, w.query, k, ef, w.plan, w.ids, w.scores, false);
+        }
+        if (found[j] < want) exact[static_cast<size_t>(rows[j])] = 1;
       }
-      if (found < want) exact[static_cast<size_t>(q)] = 1;
     }
   });
   std::vector<int64_t> exact_rows;
@@ -545,6 +556,10 @@ absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearc
                                    MatrixRef scores) const {
   const int64_t b = queries.rows();
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("AnnIndex::Search: k must be > 0, got ", k));
+  if (params.walk_group < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AnnIndex::Search: params.walk_group must be >= 1, got ", params.walk_group));
+  }
   if (queries.cols() != config_.dim) {
     return absl::InvalidArgumentError(
         absl::StrCat("AnnIndex::Search: queries have ", queries.cols(), " columns, index dim is ", config_.dim));
@@ -571,7 +586,9 @@ absl::Status FaissAnnIndex::Search(ConstMatrixRef queries, int k, const AnnSearc
                      : config_.default_nprobe > 0 ? config_.default_nprobe
                      : (ivf_ ? static_cast<int>(ivf_->nprobe) : 1);
 
-  if (graph_.hnsw != nullptr && !on_gpu()) return GraphSearch(queries, k, ef, params.scored_results, plans, ids, scores);
+  if (graph_.hnsw != nullptr && !on_gpu()) {
+    return GraphSearch(queries, k, ef, params.scored_results, params.walk_group, plans, ids, scores);
+  }
   if (ivf_view_.ivf != nullptr && !on_gpu()) return ListSearch(queries, k, nprobe, plans, ids, scores);
 
   // Route. A filtered query is answered in up to three passes: (1) the index

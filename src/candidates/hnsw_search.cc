@@ -4,6 +4,7 @@
 #include <faiss/impl/HNSW.h>
 
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #include "recsys/core/eigen.h"
@@ -28,73 +29,93 @@ struct BestFirst {  // max-heap: top() = the most promising candidate
   bool operator()(const Node& a, const Node& b) const { return Better(b, a); }
 };
 
-// Per-thread visited set: one bit per node (122 KiB at 10^6 items, so it
-// stays in L2 while the walk streams vectors; a 4-byte stamp per node would
-// be 4 MiB), cleared after each query through the list of nodes it set.
-struct Visited {
-  std::vector<uint64_t> bits;
-  std::vector<int32_t> touched;
-  void Reset(int64_t n) {
-    for (const int32_t i : touched) bits[static_cast<size_t>(i) >> 6] = 0;
-    touched.clear();
-    const auto words = static_cast<size_t>((n + 63) / 64);
-    if (bits.size() < words) bits.assign(words, 0);
+// Visited set of one walk: open addressing over a power-of-two table of node
+// ids (a walk visits ~10^3 nodes, so the table is a few KiB and stays in L1
+// next to the walk's heaps; a bitset over 10^6 nodes is 122 KiB a walk, and a
+// group of walks would not fit L2). Grows at half load; cleared per query.
+class VisitedSet {
+ public:
+  void Clear() {
+    if (slots_.size() != kInitial) {
+      slots_.assign(kInitial, kEmpty);
+    } else if (size_ > 0) {
+      std::fill(slots_.begin(), slots_.end(), kEmpty);
+    }
+    size_ = 0;
   }
+  // True when `i` was already in the set; inserts it otherwise.
   bool TestAndSet(int32_t i) {
-    uint64_t& w = bits[static_cast<size_t>(i) >> 6];
-    const uint64_t m = uint64_t{1} << (i & 63);
-    if (w & m) return true;
-    w |= m;
-    touched.push_back(i);
-    return false;
-  }
-};
-
-struct Scratch {
-  Visited visited;
-  std::vector<Node> candidates, results, scored;
-  std::vector<int32_t> batch;
-};
-
-}  // namespace
-
-int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
-                  float* scores, bool scored_results) {
-  std::fill(ids, ids + k, kNoItem);
-  std::fill(scores, scores + k, kNegInf);
-  const faiss::HNSW& h = *g.hnsw;
-  if (g.n == 0 || h.entry_point < 0 || k <= 0) return 0;
-  const int d = g.dim;
-  auto row = [&](int32_t i) { return g.vectors + static_cast<int64_t>(i) * d; };
-  auto allowed = [&](int32_t i) { return plan == nullptr || plan->IsAllowed(i); };
-
-  thread_local Scratch scratch;
-  Scratch& s = scratch;
-  s.visited.Reset(g.n);
-
-  // Greedy descent through the upper layers.
-  int32_t cur = h.entry_point;
-  float cur_score = InnerProduct(query, row(cur), d);
-  for (int level = h.max_level; level >= 1; --level) {
-    bool moved = true;
-    while (moved) {
-      moved = false;
-      size_t begin, end;
-      h.neighbor_range(cur, level, &begin, &end);
-      for (size_t j = begin; j < end; ++j) {
-        const int32_t nb = h.neighbors[j];
-        if (nb < 0) break;
-        const float sc = InnerProduct(query, row(nb), d);
-        if (sc > cur_score || (sc == cur_score && nb < cur)) {
-          cur = nb;
-          cur_score = sc;
-          moved = true;
-        }
+    const size_t mask = slots_.size() - 1;
+    for (size_t h = Hash(i) & mask;; h = (h + 1) & mask) {
+      if (slots_[h] == i) return true;
+      if (slots_[h] == kEmpty) {
+        slots_[h] = i;
+        if (2 * ++size_ > slots_.size()) Grow();
+        return false;
       }
     }
   }
 
-  // Best-first beam on layer 0; only allowed items enter `results`. Layer 0
+ private:
+  static constexpr int32_t kEmpty = -1;
+  static constexpr size_t kInitial = 4096;
+  static size_t Hash(int32_t i) { return (static_cast<uint32_t>(i) * 0x9E3779B1u) >> 8; }
+  void Grow() {
+    std::vector<int32_t> old(slots_.size() * 2, kEmpty);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const int32_t i : old) {
+      if (i == kEmpty) continue;
+      size_t h = Hash(i) & mask;
+      while (slots_[h] != kEmpty) h = (h + 1) & mask;
+      slots_[h] = i;
+    }
+  }
+  std::vector<int32_t> slots_ = std::vector<int32_t>(kInitial, kEmpty);
+  size_t size_ = 0;
+};
+
+// One query's layer-0 walk, advanced a step at a time by HnswSearchGroup.
+struct Walk {
+  // request
+  const float* query = nullptr;
+  const FilterPlan* plan = nullptr;
+  int32_t* ids = nullptr;
+  float* scores = nullptr;
+  // state
+  VisitedSet visited;
+  std::vector<Node> cand, res, all;  // beam candidates, beam results, scored-mode answer
+  std::vector<int32_t> batch;        // unvisited neighbours of the node being expanded
+  const int32_t* links = nullptr;    // its layer-0 links
+  bool done = false;
+  int found = 0;
+};
+
+struct Scratch {
+  std::vector<Walk> walks;
+};
+
+}  // namespace
+
+int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, int k, int ef,
+                    bool scored_results, int* found) {
+  const faiss::HNSW& h = *g.hnsw;
+  const int d = g.dim;
+  const auto nq = static_cast<int>(queries.size());
+  for (int q = 0; q < nq; ++q) {
+    std::fill(queries[q].ids, queries[q].ids + k, kNoItem);
+    std::fill(queries[q].scores, queries[q].scores + k, kNegInf);
+    found[q] = 0;
+  }
+  if (g.n == 0 || h.entry_point < 0 || k <= 0 || nq == 0) return 0;
+  auto row = [&](int32_t i) { return g.vectors + static_cast<int64_t>(i) * d; };
+  const int64_t row_bytes = d * static_cast<int64_t>(sizeof(float));
+
+  thread_local Scratch scratch;
+  if (scratch.walks.size() < static_cast<size_t>(nq)) scratch.walks.resize(static_cast<size_t>(nq));
+  std::span<Walk> walks(scratch.walks.data(), static_cast<size_t>(nq));
+
+  // Best-first beam on layer 0; only allowed items enter `res`. Layer 0
   // links of node i: neighbors[offsets[i] + 0 .. offsets[i] + cum[1]).
   // Standard: the beam is max(ef, k) wide and is the answer. Scored results:
   // the beam stays ef wide (it decides what is expanded and when to stop)
@@ -105,12 +126,6 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
   const int level0_links = h.cum_nneighbor_per_level[1];
   const size_t width = static_cast<size_t>(scored_results ? std::max(ef, 1) : std::max(ef, k));
   const size_t kk = static_cast<size_t>(k);
-  auto& cand = s.candidates;
-  auto& res = s.results;
-  auto& all = s.scored;  // scored mode: best k of every allowed node scored
-  cand.clear();
-  res.clear();
-  all.clear();
   auto offer = [&](std::vector<Node>& heap, size_t cap, const Node& n) {
     if (heap.size() < cap) {
       heap.push_back(n);
@@ -121,46 +136,132 @@ int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, con
       std::push_heap(heap.begin(), heap.end(), WorseFirst());
     }
   };
-  s.visited.TestAndSet(cur);
-  cand.push_back({cur_score, cur});
-  if (allowed(cur)) {
-    res.push_back({cur_score, cur});
-    if (scored_results) all.push_back({cur_score, cur});
-  }
-  while (!cand.empty()) {
-    std::pop_heap(cand.begin(), cand.end(), BestFirst());
-    const Node c = cand.back();
-    cand.pop_back();
-    // Nothing left can improve the beam; scored results also need k allowed
-    // nodes scored before the walk may stop.
-    if (res.size() >= width && Better(res.front(), c) && (!scored_results || all.size() >= kk)) break;
-    const int32_t* nbs = h.neighbors.data() + h.offsets[static_cast<size_t>(c.id)];
-    s.batch.clear();
-    for (int j = 0; j < level0_links; ++j) {
-      const int32_t nb = nbs[j];
-      if (nb < 0) break;
-      if (s.visited.TestAndSet(nb)) continue;
-      s.batch.push_back(nb);
-      PrefetchBytes(row(nb), d * static_cast<int64_t>(sizeof(float)));
-    }
-    for (const int32_t nb : s.batch) {
-      const Node n{InnerProduct(query, row(nb), d), nb};
-      const bool ok = allowed(nb);
-      if (scored_results && ok) offer(all, kk, n);
-      if (res.size() < width || Better(n, res.front()) || (scored_results && all.size() < kk)) {
-        cand.push_back(n);
-        std::push_heap(cand.begin(), cand.end(), BestFirst());
-        if (ok) offer(res, width, n);
+
+  for (int q = 0; q < nq; ++q) {
+    Walk& w = walks[static_cast<size_t>(q)];
+    w.query = queries[q].query;
+    w.plan = queries[q].plan;
+    w.ids = queries[q].ids;
+    w.scores = queries[q].scores;
+    w.visited.Clear();
+    w.cand.clear();
+    w.res.clear();
+    w.all.clear();
+    w.done = false;
+    w.found = 0;
+    // Greedy descent through the upper layers; each hop's neighbour vectors
+    // are prefetched before they are scored.
+    int32_t cur = h.entry_point;
+    float cur_score = InnerProduct(w.query, row(cur), d);
+    for (int level = h.max_level; level >= 1; --level) {
+      bool moved = true;
+      while (moved) {
+        moved = false;
+        size_t begin, end;
+        h.neighbor_range(cur, level, &begin, &end);
+        size_t stop = begin;
+        while (stop < end && h.neighbors[stop] >= 0) PrefetchBytes(row(h.neighbors[stop++]), row_bytes);
+        const int32_t from = cur;
+        for (size_t j = begin; j < stop; ++j) {
+          const int32_t nb = h.neighbors[j];
+          const float sc = InnerProduct(w.query, row(nb), d);
+          if (sc > cur_score || (sc == cur_score && nb < cur)) {
+            cur = nb;
+            cur_score = sc;
+          }
+        }
+        moved = cur != from;
       }
     }
+    w.visited.TestAndSet(cur);
+    w.cand.push_back({cur_score, cur});
+    if (w.plan == nullptr || w.plan->IsAllowed(cur)) {
+      w.res.push_back({cur_score, cur});
+      if (scored_results) w.all.push_back({cur_score, cur});
+    }
+    __builtin_prefetch(&h.offsets[static_cast<size_t>(cur)]);
   }
-  if (scored_results) res.swap(all);
-  std::sort(res.begin(), res.end(), Better);
-  const int found = static_cast<int>(std::min(res.size(), static_cast<size_t>(k)));
-  for (int i = 0; i < found; ++i) {
-    ids[i] = res[static_cast<size_t>(i)].id;
-    scores[i] = res[static_cast<size_t>(i)].score;
+
+  // The walks advance in lock step, one expansion each per round, in phases
+  // over all walks, so that one walk's dependent misses (its node's links,
+  // then its neighbours' vectors) overlap with the other walks' instead of
+  // stalling the thread one after another. Each walk takes exactly the steps
+  // it would take alone: the answer equals a one-query walk.
+  int active = nq;
+  while (active > 0) {
+    // Phase 1: pop the next node; its offsets entry was prefetched when it
+    // became the best candidate. Prefetch its links.
+    for (Walk& w : walks) {
+      if (w.done) continue;
+      w.links = nullptr;
+      if (w.cand.empty()) {
+        w.done = true;
+        --active;
+        continue;
+      }
+      std::pop_heap(w.cand.begin(), w.cand.end(), BestFirst());
+      const Node c = w.cand.back();
+      w.cand.pop_back();
+      // Nothing left can improve the beam; scored results also need k
+      // allowed nodes scored before the walk may stop.
+      if (w.res.size() >= width && Better(w.res.front(), c) && (!scored_results || w.all.size() >= kk)) {
+        w.done = true;
+        --active;
+        continue;
+      }
+      w.links = h.neighbors.data() + h.offsets[static_cast<size_t>(c.id)];
+      PrefetchBytes(w.links, level0_links * static_cast<int64_t>(sizeof(int32_t)));
+    }
+    // Phase 2: the unvisited neighbours; prefetch their vectors.
+    for (Walk& w : walks) {
+      if (w.links == nullptr) continue;
+      w.batch.clear();
+      for (int j = 0; j < level0_links; ++j) {
+        const int32_t nb = w.links[j];
+        if (nb < 0) break;
+        if (w.visited.TestAndSet(nb)) continue;
+        w.batch.push_back(nb);
+        PrefetchBytes(row(nb), row_bytes);
+      }
+    }
+    // Phase 3: score them; prefetch the offsets entry of the next node.
+    for (Walk& w : walks) {
+      if (w.links == nullptr) continue;
+      for (const int32_t nb : w.batch) {
+        const Node n{InnerProduct(w.query, row(nb), d), nb};
+        const bool ok = w.plan == nullptr || w.plan->IsAllowed(nb);
+        if (scored_results && ok) offer(w.all, kk, n);
+        if (w.res.size() < width || Better(n, w.res.front()) || (scored_results && w.all.size() < kk)) {
+          w.cand.push_back(n);
+          std::push_heap(w.cand.begin(), w.cand.end(), BestFirst());
+          if (ok) offer(w.res, width, n);
+        }
+      }
+      if (!w.cand.empty()) __builtin_prefetch(&h.offsets[static_cast<size_t>(w.cand.front().id)]);
+    }
   }
+
+  int total = 0;
+  for (int q = 0; q < nq; ++q) {
+    Walk& w = walks[static_cast<size_t>(q)];
+    std::vector<Node>& res = scored_results ? w.all : w.res;
+    std::sort(res.begin(), res.end(), Better);
+    const int n = static_cast<int>(std::min(res.size(), kk));
+    for (int i = 0; i < n; ++i) {
+      w.ids[i] = res[static_cast<size_t>(i)].id;
+      w.scores[i] = res[static_cast<size_t>(i)].score;
+    }
+    found[q] = n;
+    total += n;
+  }
+  return total;
+}
+
+int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
+                  float* scores, bool scored_results) {
+  const HnswQuery q{query, plan, ids, scores};
+  int found = 0;
+  HnswSearchGroup(g, std::span<const HnswQuery>(&q, 1), k, ef, scored_results, &found);
   return found;
 }
 

@@ -10,13 +10,16 @@
 //   - efSearch per call (no shared state: concurrent calls never wait);
 //   - the filter applied during the walk — excluded items are traversed but
 //     never enter the result set — so a user's history costs no over-fetch;
-//   - a per-thread visited bitset (L2-resident), cleared through the nodes set.
+//   - a per-walk visited hash set (a few KiB, L1-resident);
+//   - the walks of a group of queries (a user's interest vectors) advanced in
+//     lock step, so that their dependent cache misses overlap.
 // Results are deterministic (ties broken by smaller id) and independent of
 // the thread count; the search is the standard HNSW one (greedy descent on
 // the upper layers, best-first beam of width max(ef, k) on layer 0).
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "recsys/candidates/item_filter.h"
 #include "recsys/core/eigen.h"
@@ -54,6 +57,21 @@ inline float InnerProduct(const float* a, const float* b, int d) {
 // answer is the best k of every allowed node the walk scored (the beam's
 // members and the neighbours it looked at and did not keep), so k beyond ef
 // costs heap operations only.
+// One query of a group: its vector, filter (may be null) and k-long outputs.
+struct HnswQuery {
+  const float* query = nullptr;
+  const FilterPlan* plan = nullptr;
+  int32_t* ids = nullptr;
+  float* scores = nullptr;
+};
+
+// The walks of `queries` advanced together, one expansion each per round (an
+// expansion's reads are issued for every walk before any of them is used);
+// each query's answer equals its HnswSearchOne answer. found[q] gets query
+// q's count; returns their sum.
+int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, int k, int ef,
+                    bool scored_results, int* found);
+
 int HnswSearchOne(const HnswGraphView& g, const float* query, int k, int ef, const FilterPlan* plan, int32_t* ids,
                   float* scores, bool scored_results = false);
 

@@ -7,7 +7,9 @@
 //   recsys bench ranker --items 1000000 --index IVF1024,Flat --nprobe 4 --json   (IVF-Flat stage 1)
 //   recsys bench ranker --items 1000000 --ef-search 64 --scored-results --compare-walks --json
 //       (HNSW, beam 64, each query's best of the nodes it scored; "walks" times the
-//        standard walk against it, interleaved request by request)
+//        standard walk, the scored walk one query at a time (ann_walk_group 1) and
+//        the scored walk with --walk-group queries in lock step, interleaved
+//        request by request)
 //   --pipeline-cache FILE reuses the model and index of an earlier run with the
 //   same flags (the 10^6-item HNSW build takes minutes); a file built with other
 //   shape flags, or other --clusters/--seed (checked through the first planted
@@ -55,6 +57,7 @@ struct RankerArgs {
   int clusters = 1000;
   double fetch_factor = 2.0;
   bool scored_results = false;
+  int walk_group = 8;
   bool compare_walks = false;
   std::string pipeline_cache;  // load the pipeline from here, or build and save it there
   uint64_t seed = 1;
@@ -188,6 +191,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
     reqs[r].options.nprobe = a.nprobe;
     reqs[r].options.ann_fetch_factor = a.fetch_factor;
     reqs[r].options.ann_scored_results = a.scored_results;
+    reqs[r].options.ann_walk_group = a.walk_group;
   }
 
   Log("bench ranker: ranking stage, 1 thread");
@@ -210,19 +214,28 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
     if (!out.ok()) return Fail(out.status());
     if (r >= 0) e2e_ms.push_back(Ms(t0, t1));
   }
-  // --compare-walks: the standard and the scored-results HNSW walk on the
-  // same index and requests, interleaved request by request so that machine
-  // noise hits them alike.
+  // --compare-walks: HNSW walk variants on the same index and requests,
+  // interleaved request by request so that machine noise hits them alike.
   nlohmann::json walks = nlohmann::json::array();
   if (a.compare_walks) {
     Log("bench ranker: comparing HNSW walks, interleaved, 1 thread");
-    const bool variants[2] = {false, true};
-    std::vector<std::vector<double>> ms(2);
+    // The standard walk, the scored walk one query at a time, and the
+    // scored walk with the user's queries in lock step (--walk-group).
+    struct Variant {
+      bool scored;
+      int group;
+    };
+    const Variant variants[3] = {{false, a.walk_group}, {true, 1}, {true, a.walk_group}};
+    std::vector<std::vector<double>> ms(3);
     for (int r = -5; r < a.requests; ++r) {
       const size_t i = static_cast<size_t>(std::max(r, 0));
-      for (int v = 0; v < 2; ++v) {
+      // The order rotates request by request: a request right after another
+      // variant's pays for what that one evicted, and each variant should pay alike.
+      for (int j = 0; j < 3; ++j) {
+        const int v = (j + std::max(r, 0)) % 3;
         recsys::RecommendRequest req = reqs[i];
-        req.options.ann_scored_results = variants[v];
+        req.options.ann_scored_results = variants[v].scored;
+        req.options.ann_walk_group = variants[v].group;
         const auto t0 = Clock::now();
         auto out = (*rec)->Recommend(req);
         const auto t1 = Clock::now();
@@ -230,8 +243,9 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
         if (r >= 0) ms[static_cast<size_t>(v)].push_back(Ms(t0, t1));
       }
     }
-    for (int v = 0; v < 2; ++v) {
-      walks.push_back({{"ann_scored_results", variants[v]},
+    for (int v = 0; v < 3; ++v) {
+      walks.push_back({{"ann_scored_results", variants[v].scored},
+                       {"ann_walk_group", variants[v].group},
                        {"e2e_p50_ms", Percentile(ms[static_cast<size_t>(v)], 0.5)},
                        {"e2e_p99_ms", Percentile(ms[static_cast<size_t>(v)], 0.99)}});
     }
@@ -273,6 +287,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
       {"item_clusters", a.clusters},
       {"ann_fetch_factor", a.fetch_factor},
       {"ann_scored_results", a.scored_results},
+      {"ann_walk_group", a.walk_group},
       {"requests", a.requests},
       {"sgemm_gflops", sgemm},
       {"rank_gflop", flops / 1e9},
@@ -325,6 +340,9 @@ RECSYS_CLI_COMMAND(ranker, "bench", "Ranker and end-to-end serving latency vs FL
                          ->check(CLI::NonNegativeNumber);
                      app->add_flag("--scored-results", a->scored_results,
                                    "RecommendOptions.ann_scored_results: HNSW beam stays --ef-search wide");
+                     app->add_option("--walk-group", a->walk_group,
+                                     "RecommendOptions.ann_walk_group: interest queries walked in lock step")
+                         ->check(CLI::Range(1, 64));
                      app->add_flag("--compare-walks", a->compare_walks,
                                    "also time the standard and the scored-results HNSW walk, interleaved, "
                                    "under \"walks\"");

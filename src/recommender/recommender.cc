@@ -126,6 +126,10 @@ absl::Status ValidateOptions(const RecommendOptions& o, const RecommenderConfig&
     return absl::InvalidArgumentError(
         absl::StrCat("RecommendOptions.ann_fetch_factor must be in [0, 1e6], got ", o.ann_fetch_factor));
   }
+  if (o.ann_walk_group < 1 || o.ann_walk_group > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RecommendOptions.ann_walk_group must be in [1, 64], got ", o.ann_walk_group));
+  }
   if (o.ef_search < 0) {
     return absl::InvalidArgumentError(absl::StrCat("RecommendOptions.ef_search must be >= 0, got ", o.ef_search));
   }
@@ -249,6 +253,7 @@ absl::StatusOr<Recommendation> Run(const Recommender::State& s, const Recommende
     mic.search.nprobe = o.nprobe;
     mic.fetch_factor = o.ann_fetch_factor;
     mic.search.scored_results = o.ann_scored_results;
+    mic.search.walk_group = o.ann_walk_group;
     mic.generator_id = static_cast<int16_t>(GeneratorKind::kAnn);
     RECSYS_ASSIGN_OR_RETURN(auto ann, MultiInterestGenerator::Create(p.index, mic));
     quotas[0] = std::max(o.ann_candidates, o.k);

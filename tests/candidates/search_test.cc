@@ -497,6 +497,37 @@ TEST_F(HnswTest, IdenticalAcrossThreadCounts) {
   EXPECT_EQ(sa, sc);
 }
 
+// Queries walked in lock step (walk_group) get exactly the answers of one
+// walk at a time: standard and scored walks, filtered (including allow-list
+// rows that go to exact search and a row that falls back to a wide walk),
+// groups that do not divide the batch.
+TEST_F(HnswTest, WalkGroupsGiveTheOneWalkAnswers) {
+  const int64_t b = queries_->rows();
+  Filters f = MakeFilters(b, static_cast<int32_t>(items_->rows()), 41);
+  for (const bool scored : {false, true}) {
+    for (const int k : {10, 150}) {
+      IdMatrix one(b, k), grouped(b, k);
+      MatrixF s1(b, k), s2(b, k);
+      ASSERT_TRUE(index_->Search(*queries_, k, {.ef_search = 32, .scored_results = scored, .walk_group = 1},
+                                 f.per_query, one, s1)
+                      .ok());
+      for (const int group : {3, 8, 64}) {
+        ASSERT_TRUE(index_->Search(*queries_, k,
+                                   {.ef_search = 32, .scored_results = scored, .walk_group = group},
+                                   f.per_query, grouped, s2)
+                        .ok());
+        EXPECT_EQ(one, grouped) << "scored " << scored << " k " << k << " group " << group;
+        EXPECT_EQ(s1, s2) << "scored " << scored << " k " << k << " group " << group;
+      }
+      CheckRows(one, s1, f.per_query);
+    }
+  }
+  IdMatrix ids(b, 5);
+  MatrixF scores(b, 5);
+  EXPECT_EQ(index_->Search(*queries_, 5, {.walk_group = 0}, {}, ids, scores).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(HnswTest, ConcurrentSearchesWithDifferentEfSearch) {
   const int64_t b = 40;
   MatrixF q = queries_->topRows(b);

@@ -58,6 +58,12 @@ def test_options_reach_the_engine(pipeline, split):
     assert all(s["generator"] == "popularity" for src in pop_only["sources"] for s in src)
     assert rec.recommend(hist, k=5, ann_merge="max_score", ann_fetch_factor=0, ef_search=32)["items"].shape == (5,)
     assert rec.recommend(hist, k=5, ef_search=16, ann_scored_results=True)["items"].shape == (5,)
+    # The interest queries' walks in lock step or one at a time: same answer.
+    together = rec.recommend(hist, k=20, ef_search=16, ann_scored_results=True, ann_walk_group=8)
+    alone = rec.recommend(hist, k=20, ef_search=16, ann_scored_results=True, ann_walk_group=1)
+    assert together["items"].tolist() == alone["items"].tolist()
+    with pytest.raises(ValueError, match="ann_walk_group"):
+        rec.recommend(hist, k=5, ann_walk_group=0)
     assert rec.recommend(user_id=None, history=[10**12], k=3)["unknown_history_items"] == 1
 
 

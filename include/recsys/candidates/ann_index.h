@@ -98,6 +98,12 @@ struct AnnSearchParams {
   // `recsys bench retrieval --hnsw-scored-ef`). A row left short falls back
   // to a standard walk, then to exact search.
   bool scored_results = false;
+  // HNSW (our walk) only: consecutive queries walked together by one thread,
+  // in lock step (one expansion each per round), so that their cache misses
+  // overlap; ≥ 1 (1 = one walk at a time). Answers do not depend on it. The
+  // groups are the unit of parallelism: a batch of b queries runs on at most
+  // ceil(b / walk_group) threads.
+  int walk_group = 8;
 };
 
 class AnnIndex {
