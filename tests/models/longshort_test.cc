@@ -71,6 +71,15 @@ std::vector<std::vector<ItemIndex>> RandomHistories(int n, int32_t items, uint64
   return out;
 }
 
+// RandomHistories' sequences long enough to train on (≥ 2 events).
+SequenceDataset TrainingSet(int n, int32_t items, uint64_t seed) {
+  std::vector<std::vector<ItemIndex>> train;
+  for (auto& s : RandomHistories(n, items, seed)) {
+    if (s.size() >= 2) train.push_back(std::move(s));
+  }
+  return MakeDataset(train, items);
+}
+
 MatrixF ScoreAll(const SequentialModel& model, const std::vector<std::vector<ItemIndex>>& hist) {
   std::vector<HistoryView> views;
   for (const auto& h : hist) views.push_back({h, {}});
@@ -115,12 +124,7 @@ TEST(LongShortConfigTest, JsonRoundTripAndErrors) {
 // with floor 1 is the constant schedule (bit-identical), with floor 0 it is
 // not; decay_embeddings changes a model trained with weight decay.
 TEST(LongShortModelTest, ScheduleAndEmbeddingDecayReachTheOptimizer) {
-  const auto seqs = RandomHistories(50, 30, 23);
-  std::vector<std::vector<ItemIndex>> train;
-  for (const auto& s : seqs) {
-    if (s.size() >= 2) train.push_back(s);
-  }
-  SequenceDataset ds = MakeDataset(train, 30);
+  SequenceDataset ds = TrainingSet(50, 30, 23);
   const auto hist = RandomHistories(5, 30, 4);
   auto scores = [&](const LongShortConfig& c) {
     TrainContext ctx;
@@ -194,12 +198,7 @@ TEST(LongShortModelTest, ScoreAllRejectsBadShapesAndItems) {
 }
 
 TEST(LongShortModelTest, TrainSaveLoadIdenticalScoresThroughRegistry) {
-  const auto seqs = RandomHistories(40, 30, 9);
-  std::vector<std::vector<ItemIndex>> train;
-  for (const auto& s : seqs) {
-    if (s.size() >= 2) train.push_back(s);
-  }
-  SequenceDataset ds = MakeDataset(train, 30);
+  SequenceDataset ds = TrainingSet(40, 30, 9);
   TrainContext ctx;
   ctx.train = &ds;
   ctx.threads = 1;
@@ -226,12 +225,7 @@ TEST(LongShortModelTest, TrainSaveLoadIdenticalScoresThroughRegistry) {
 }
 
 TEST(LongShortModelTest, TrainingIsIndependentOfThreadCount) {
-  const auto seqs = RandomHistories(50, 30, 21);
-  std::vector<std::vector<ItemIndex>> train;
-  for (const auto& s : seqs) {
-    if (s.size() >= 2) train.push_back(s);
-  }
-  SequenceDataset ds = MakeDataset(train, 30);
+  SequenceDataset ds = TrainingSet(50, 30, 21);
   LongShortConfig c = SmallConfig();
   c.dim = 8;
   c.dropout = 0.1;
