@@ -59,7 +59,10 @@ class VisitedSet {
  private:
   static constexpr int32_t kEmpty = -1;
   static constexpr size_t kInitial = 4096;
-  static size_t Hash(int32_t i) { return (static_cast<uint32_t>(i) * 0x9E3779B1u) >> 8; }
+  // Fibonacci hashing; the high bits of the product spread every table size.
+  static size_t Hash(int32_t i) {
+    return static_cast<size_t>((static_cast<uint64_t>(static_cast<uint32_t>(i)) * 0x9E3779B97F4A7C15ull) >> 24);
+  }
   void Grow() {
     std::vector<int32_t> old(slots_.size() * 2, kEmpty);
     old.swap(slots_);
@@ -88,7 +91,6 @@ struct Walk {
   std::vector<int32_t> batch;        // unvisited neighbours of the node being expanded
   const int32_t* links = nullptr;    // its layer-0 links
   bool done = false;
-  int found = 0;
 };
 
 struct Scratch {
@@ -148,7 +150,6 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
     w.res.clear();
     w.all.clear();
     w.done = false;
-    w.found = 0;
     // Greedy descent through the upper layers; each hop's neighbour vectors
     // are prefetched before they are scored.
     int32_t cur = h.entry_point;
