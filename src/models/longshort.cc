@@ -126,12 +126,8 @@ absl::Status LongShortConfig::Validate() const {
   if (!(learning_rate > 0)) return bad("learning_rate", "> 0");
   if (!(weight_decay >= 0)) return bad("weight_decay", ">= 0");
   if (!(clip_norm >= 0)) return bad("clip_norm", ">= 0");
-  if (warmup_steps < 0) return bad("warmup_steps", absl::StrCat(">= 0, got ", warmup_steps));
-  const absl::StatusOr<LrDecay> decay = ParseLrDecay(lr_decay);
-  if (!decay.ok()) return bad("lr_decay", "'constant', 'linear' or 'cosine'");
-  if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) return bad("min_lr_ratio", "in [0, 1]");
-  if (*decay != LrDecay::kConstant && epochs == 0 && max_steps == 0) {
-    return bad("lr_decay", "'constant' when neither epochs nor max_steps bounds the run");
+  if (auto s = MakeLrSchedule(warmup_steps, lr_decay, min_lr_ratio, epochs > 0 || max_steps > 0); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("longshort config: ", s.status().message()));
   }
   if (validate_every_epochs < 1) return bad("validate_every_epochs", ">= 1");
   if (patience < 0) return bad("patience", ">= 0");
@@ -452,9 +448,8 @@ absl::StatusOr<std::unique_ptr<LongShortModel>> LongShortModel::Train(const Long
   tc.optimizer.weight_decay = config.weight_decay;
   tc.optimizer.decay_embeddings = config.decay_embeddings;
   tc.clip_norm = config.clip_norm;
-  tc.schedule.warmup_steps = config.warmup_steps;
-  tc.schedule.decay = *ParseLrDecay(config.lr_decay);  // validated
-  tc.schedule.min_ratio = config.min_lr_ratio;
+  tc.schedule = *MakeLrSchedule(config.warmup_steps, config.lr_decay, config.min_lr_ratio,
+                                true);  // validated with the config
   tc.patience = config.patience;
   tc.log_every_steps = 50;
   const int64_t steps_per_epoch =

@@ -155,13 +155,9 @@ absl::Status SasRecConfig::Validate() const {
   if (!(beta1 >= 0.0 && beta1 < 1.0)) return bad("beta1", absl::StrCat("must be in [0, 1), got ", beta1));
   if (!(beta2 >= 0.0 && beta2 < 1.0)) return bad("beta2", absl::StrCat("must be in [0, 1), got ", beta2));
   if (!(weight_decay >= 0.0)) return bad("weight_decay", absl::StrCat("must be >= 0, got ", weight_decay));
-  if (warmup_steps < 0) return bad("warmup_steps", absl::StrCat("must be >= 0, got ", warmup_steps));
-  const absl::StatusOr<LrDecay> decay = ParseLrDecay(lr_decay);
-  if (!decay.ok()) return bad("lr_decay", absl::StrCat("must be 'constant', 'linear' or 'cosine', got '", lr_decay, "'"));
-  if (!(min_lr_ratio >= 0.0 && min_lr_ratio <= 1.0))
-    return bad("min_lr_ratio", absl::StrCat("must be in [0, 1], got ", min_lr_ratio));
-  if (*decay != LrDecay::kConstant && epochs == 0 && max_steps == 0)
-    return bad("lr_decay", "must be 'constant' when neither epochs nor max_steps bounds the run");
+  if (auto s = MakeLrSchedule(warmup_steps, lr_decay, min_lr_ratio, epochs > 0 || max_steps > 0); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("sasrec config: ", s.status().message()));
+  }
   if (!(clip_norm >= 0.0)) return bad("clip_norm", absl::StrCat("must be >= 0, got ", clip_norm));
   if (num_shards < 1 || num_shards > 1024) return bad("num_shards", absl::StrCat("must be in [1, 1024], got ", num_shards));
   if (validate_every_steps < 0) return bad("validate_every_steps", "must be >= 0");
@@ -337,9 +333,8 @@ TrainerConfig SasRecModel::MakeTrainerConfig(uint64_t seed, int threads, double 
   t.optimizer.weight_decay = config_.weight_decay;
   t.optimizer.lazy_embeddings = config_.lazy_embeddings;
   t.optimizer.decay_embeddings = config_.decay_embeddings;
-  t.schedule.warmup_steps = config_.warmup_steps;
-  t.schedule.decay = *ParseLrDecay(config_.lr_decay);  // validated
-  t.schedule.min_ratio = config_.min_lr_ratio;
+  t.schedule = *MakeLrSchedule(config_.warmup_steps, config_.lr_decay, config_.min_lr_ratio,
+                               true);  // validated with the config
   t.clip_norm = config_.clip_norm;
   t.validate_every_steps = config_.validate_every_steps;
   t.patience = config_.patience;

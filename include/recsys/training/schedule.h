@@ -62,6 +62,25 @@ struct LrScheduleConfig {
   }
 };
 
+// The schedule of a model config's warmup_steps / lr_decay / min_lr_ratio
+// fields, validated; `bounded`: the run has an epoch or step budget (a decay
+// needs one to know where it ends).
+inline absl::StatusOr<LrScheduleConfig> MakeLrSchedule(int64_t warmup_steps, std::string_view lr_decay,
+                                                       double min_lr_ratio, bool bounded) {
+  LrScheduleConfig c;
+  c.warmup_steps = warmup_steps;
+  c.min_ratio = min_lr_ratio;
+  auto decay = ParseLrDecay(lr_decay);
+  if (!decay.ok()) return decay.status();
+  c.decay = *decay;
+  if (auto st = c.Validate(); !st.ok()) return st;
+  if (c.decay != LrDecay::kConstant && !bounded) {
+    return absl::InvalidArgumentError(
+        "lr_decay must be 'constant' when neither epochs nor max_steps bounds the run");
+  }
+  return c;
+}
+
 // Multiplier of the peak learning rate at 0-based `step`.
 inline double LrMultiplier(const LrScheduleConfig& c, int64_t step) {
   if (step < c.warmup_steps) return static_cast<double>(step + 1) / static_cast<double>(c.warmup_steps);
