@@ -102,6 +102,7 @@ struct PipelineBuildOptions {
   int hnsw_ef_construction = 0;  // 0 = FAISS default
   int default_ef_search = 128;   // efSearch used when a request leaves it 0
   int default_nprobe = 0;        // IVF lists probed when a request leaves it 0 (0 = FAISS default, 1)
+  bool locality_order = false;   // HNSW: store the graph in breadth-first order (AnnIndexConfig::locality_order)
 };
 
 // Builds the index over the model's item embeddings (longshort models; other

@@ -40,11 +40,17 @@ namespace {
 using faiss_idx_t = faiss::Index::idx_t;
 
 // ---- file format -----------------------------------------------------------
-// magic "RSYSANN\0" | u32 version | u32 dim | i64 ntotal | i32 max_overfetch |
-// u32 factory_len | factory bytes | u64 payload_size | u64 payload_checksum |
-// payload (faiss::write_index bytes).
+// Version 2 (written):
+//   magic "RSYSANN\0" | u32 version | u32 dim | i64 ntotal | i32 max_overfetch |
+//   u32 factory_len | factory bytes | u64 order_count (0, or ntotal: the
+//   graph is stored in locality order) | u64 payload_size | u64 checksum |
+//   payload = faiss::write_index bytes, then order_count i32 item ids (row →
+//   id); the checksum covers the whole payload.
+// Version 1 (read): the same without order_count; the payload is the FAISS
+//   bytes alone (rows are ids).
 constexpr char kMagic[8] = {'R', 'S', 'Y', 'S', 'A', 'N', 'N', '\0'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestFormatVersion = 1;
 
 uint64_t Checksum(const uint8_t* data, size_t size) {
   // FNV-1a over 64-bit words, then the tail bytes.
@@ -149,6 +155,70 @@ void UseSimdStorage(faiss::Index* index) {
   hnsw->own_fields = true;
 }
 
+// ---- locality order for graph indexes (AnnIndexConfig::locality_order) -----
+// Breadth-first order of layer 0 from the entry point: a node's not yet
+// placed neighbours get consecutive rows, so the vectors a walk scores after
+// expanding it are mostly adjacent. Nodes the search from the entry point
+// cannot reach (HNSW does not guarantee a connected layer 0) follow, each
+// unplaced one starting a breadth-first pass of its own. order[new] = old.
+std::vector<int32_t> BreadthFirstOrder(const faiss::HNSW& h, int64_t n) {
+  std::vector<int32_t> order;
+  order.reserve(static_cast<size_t>(n));
+  std::vector<uint8_t> placed(static_cast<size_t>(n), 0);
+  const int level0_links = h.cum_nneighbor_per_level[1];
+  auto search_from = [&](int32_t root) {
+    size_t head = order.size();
+    placed[static_cast<size_t>(root)] = 1;
+    order.push_back(root);
+    while (head < order.size()) {
+      const int32_t* links = h.neighbors.data() + h.offsets[static_cast<size_t>(order[head++])];
+      for (int j = 0; j < level0_links && links[j] >= 0; ++j) {
+        if (placed[static_cast<size_t>(links[j])]) continue;
+        placed[static_cast<size_t>(links[j])] = 1;
+        order.push_back(links[j]);
+      }
+    }
+  };
+  if (h.entry_point >= 0 && h.entry_point < n) search_from(h.entry_point);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!placed[static_cast<size_t>(i)]) search_from(static_cast<int32_t>(i));
+  }
+  return order;
+}
+
+// Moves node order[j] of the graph (its vector, level, links on every level)
+// to row j and renames every link accordingly.
+void PermuteGraph(faiss::IndexHNSW* index, faiss::IndexFlat* storage, const std::vector<int32_t>& order) {
+  faiss::HNSW& h = index->hnsw;
+  const size_t n = order.size();
+  std::vector<int32_t> row_of(n);
+  for (size_t j = 0; j < n; ++j) row_of[static_cast<size_t>(order[j])] = static_cast<int32_t>(j);
+  const size_t code_size = storage->code_size;
+  std::vector<uint8_t> codes(storage->codes.size());
+  for (size_t j = 0; j < n; ++j) {
+    std::memcpy(codes.data() + j * code_size, storage->codes.data() + static_cast<size_t>(order[j]) * code_size,
+                code_size);
+  }
+  std::vector<int> levels(n);
+  std::vector<size_t> offsets(n + 1, 0);
+  std::vector<faiss::HNSW::storage_idx_t> neighbors(h.neighbors.size(), -1);
+  for (size_t j = 0; j < n; ++j) {
+    const auto old = static_cast<size_t>(order[j]);
+    levels[j] = h.levels[old];
+    const size_t begin = h.offsets[old], end = h.offsets[old + 1];
+    offsets[j + 1] = offsets[j] + (end - begin);
+    for (size_t t = begin; t < end; ++t) {
+      const int32_t nb = h.neighbors[t];
+      neighbors[offsets[j] + (t - begin)] = nb < 0 ? nb : row_of[static_cast<size_t>(nb)];
+    }
+  }
+  storage->codes.swap(codes);
+  h.levels.swap(levels);
+  h.offsets.swap(offsets);
+  h.neighbors.swap(neighbors);
+  if (h.entry_point >= 0) h.entry_point = row_of[static_cast<size_t>(h.entry_point)];
+}
+
 // ---- per-request efSearch (see ann_index.h) ---------------------------------
 // Searches with the same efSearch share the index; a different value waits for
 // them to drain, then rewrites hnsw.efSearch while nobody reads it.
@@ -193,6 +263,7 @@ class FaissAnnIndex final : public AnnIndex {
   const std::string& factory() const override { return config_.factory; }
   bool is_exact() const override { return exact_only_; }
   bool cost_grows_with_k() const override { return !exact_only_ && ivf_view_.ivf == nullptr; }
+  bool locality_ordered() const override { return !external_.empty(); }
   bool on_gpu() const override {
 #if defined(RECSYS_USE_FAISS_GPU)
     return gpu_index_ != nullptr;
@@ -234,6 +305,7 @@ class FaissAnnIndex final : public AnnIndex {
     SingleThreadedOpenMP();
     RECSYS_RETURN_IF_ERROR(st);
     Bind();
+    if (config_.locality_order && graph_.hnsw != nullptr && !config_.use_gpu) ApplyLocalityOrder();
     return MaybeToGpu();
   }
 
@@ -257,6 +329,9 @@ class FaissAnnIndex final : public AnnIndex {
     Put(header, static_cast<int32_t>(config_.max_overfetch));
     Put(header, static_cast<uint32_t>(config_.factory.size()));
     header.insert(header.end(), config_.factory.begin(), config_.factory.end());
+    Put(header, static_cast<uint64_t>(external_.size()));
+    const auto* order = reinterpret_cast<const uint8_t*>(external_.data());
+    payload.insert(payload.end(), order, order + external_.size() * sizeof(int32_t));
     Put(header, static_cast<uint64_t>(payload.size()));
     Put(header, Checksum(payload.data(), payload.size()));
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -269,8 +344,51 @@ class FaissAnnIndex final : public AnnIndex {
   }
 
   absl::Status MaybeToGpu();
+  // Whether searches walk the graph ourselves (HNSW, flat storage, inner product).
+  bool walks_graph() const { return graph_.hnsw != nullptr; }
+
+  // Installs a row → id permutation read from a file (a permutation of
+  // [0, size()), checked by the caller).
+  void SetOrder(std::vector<int32_t> external) {
+    external_ = std::move(external);
+    row_of_.assign(external_.size(), 0);
+    for (size_t r = 0; r < external_.size(); ++r) row_of_[static_cast<size_t>(external_[r])] = static_cast<int32_t>(r);
+    Bind();
+  }
 
  private:
+  // Re-stores the whole graph in breadth-first order (after an Add, which
+  // appended its items in insertion order) and composes the permutation.
+  void ApplyLocalityOrder() {
+    const int64_t n = index_->ntotal;
+    const std::vector<int32_t> order = BreadthFirstOrder(hnsw_->hnsw, n);
+    PermuteGraph(hnsw_, static_cast<faiss::IndexFlat*>(hnsw_->storage), order);
+    std::vector<int32_t> external(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) {
+      const auto old = static_cast<size_t>(order[static_cast<size_t>(j)]);
+      external[static_cast<size_t>(j)] = old < external_.size() ? external_[old] : static_cast<int32_t>(old);
+    }
+    SetOrder(std::move(external));
+  }
+
+  // A filter plan over item ids as a plan over the stored rows.
+  FilterPlan PlanOverRows(const FilterPlan& plan) const {
+    FilterPlan out;
+    out.kind = plan.kind;
+    out.num_items = plan.num_items;
+    if (plan.kind == FilterPlan::Kind::kExcludeSorted) {
+      out.excluded.reserve(plan.excluded.size());
+      for (const ItemIndex i : plan.excluded) out.excluded.push_back(row_of_[static_cast<size_t>(i)]);
+      std::sort(out.excluded.begin(), out.excluded.end());
+    } else if (plan.kind == FilterPlan::Kind::kAllowMask) {
+      out.allow_bits.assign(plan.allow_bits.size(), 0);
+      for (size_t r = 0; r < external_.size(); ++r) {
+        if (plan.IsAllowed(external_[r])) out.allow_bits[r >> 6] |= uint64_t{1} << (r & 63);
+      }
+    }
+    return out;
+  }
+
   // Finds the structures behind the generic faiss::Index.
   void Bind() {
     hnsw_ = dynamic_cast<faiss::IndexHNSW*>(index_.get());
@@ -280,7 +398,8 @@ class FaissAnnIndex final : public AnnIndex {
     if (hnsw_ != nullptr) flat_ = dynamic_cast<const faiss::IndexFlat*>(hnsw_->storage);
     graph_ = {};
     if (hnsw_ != nullptr && flat_ != nullptr && flat_->metric_type == faiss::METRIC_INNER_PRODUCT) {
-      graph_ = {.hnsw = &hnsw_->hnsw, .vectors = flat_->get_xb(), .n = flat_->ntotal, .dim = config_.dim};
+      graph_ = {.hnsw = &hnsw_->hnsw, .vectors = flat_->get_xb(), .n = flat_->ntotal, .dim = config_.dim,
+                .external = external_.empty() ? nullptr : external_.data()};
     }
     if (flat_ != nullptr) {
       exact_ = std::make_unique<ExactSearcher>(flat_->get_xb(), flat_->ntotal, config_.dim);
@@ -343,6 +462,10 @@ class FaissAnnIndex final : public AnnIndex {
   internal::HnswGraphView graph_;            // set when our own HNSW walk applies
   internal::IvfView ivf_view_;               // set when our own IVF-Flat scan applies
   std::vector<float> centroid_norms_;        // ‖c‖² of an L2 quantizer's centroids
+  // Graph stored in locality order: row → item id and item id → row (empty:
+  // rows are ids). Only HNSW with flat storage is reordered.
+  std::vector<int32_t> external_;
+  std::vector<int32_t> row_of_;
   bool exact_only_ = false;
   std::unique_ptr<ExactSearcher> exact_;
   mutable EfPhaseLock ef_lock_;
@@ -529,7 +652,21 @@ absl::Status FaissAnnIndex::ExactRows(ConstMatrixRef queries, const std::vector<
   }
   Matrix<int32_t> sub_ids(m, k);
   MatrixF sub_scores(m, k);
-  if (exact_ != nullptr) {
+  if (exact_ != nullptr && !external_.empty()) {
+    // The stored rows are in locality order: filter rows, report ids.
+    std::vector<FilterPlan> row_plans(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) {
+      if (sub_plans[static_cast<size_t>(i)] == nullptr) continue;
+      row_plans[static_cast<size_t>(i)] = PlanOverRows(*sub_plans[static_cast<size_t>(i)]);
+      sub_plans[static_cast<size_t>(i)] = &row_plans[static_cast<size_t>(i)];
+    }
+    RECSYS_RETURN_IF_ERROR(exact_->SearchWithPlans(sub, k, sub_plans, sub_ids, sub_scores));
+    for (int64_t i = 0; i < m; ++i) {
+      for (int j = 0; j < k; ++j) {
+        if (sub_ids(i, j) != kNoItem) sub_ids(i, j) = external_[static_cast<size_t>(sub_ids(i, j))];
+      }
+    }
+  } else if (exact_ != nullptr) {
     RECSYS_RETURN_IF_ERROR(exact_->SearchWithPlans(sub, k, sub_plans, sub_ids, sub_scores));
   } else {
     // No exact vectors (e.g. IVF-PQ): FAISS's filtered search of this index.
@@ -733,9 +870,10 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(const std::string& path
   int32_t max_overfetch = 0;
   uint64_t payload_size = 0, checksum = 0;
   RECSYS_RETURN_IF_ERROR(r.Get(&version, "version"));
-  if (version != kFormatVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": unsupported ANN index format version ", version, " (this build reads ", kFormatVersion, ")"));
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported ANN index format version ", version,
+                                                   " (this build reads ", kOldestFormatVersion, " to ",
+                                                   kFormatVersion, ")"));
   }
   RECSYS_RETURN_IF_ERROR(r.Get(&dim, "dim"));
   RECSYS_RETURN_IF_ERROR(r.Get(&ntotal, "ntotal"));
@@ -746,6 +884,14 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(const std::string& path
   }
   std::string factory(reinterpret_cast<const char*>(data.data() + r.pos()), factory_len);
   r.Skip(factory_len);
+  uint64_t order_count = 0;
+  if (version >= 2) {
+    RECSYS_RETURN_IF_ERROR(r.Get(&order_count, "order count"));
+    if (order_count != 0 && order_count != static_cast<uint64_t>(ntotal)) {
+      return absl::DataLossError(absl::StrCat(path, ": corrupted header (order count ", order_count, " for ", ntotal,
+                                              " items)"));
+    }
+  }
   RECSYS_RETURN_IF_ERROR(r.Get(&payload_size, "payload size"));
   RECSYS_RETURN_IF_ERROR(r.Get(&checksum, "checksum"));
   if (payload_size != r.remaining()) {
@@ -756,17 +902,36 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(const std::string& path
   if (Checksum(payload, payload_size) != checksum) {
     return absl::DataLossError(absl::StrCat(path, ": checksum mismatch (file corrupted)"));
   }
+  const uint64_t order_bytes = order_count * sizeof(int32_t);
+  if (order_bytes > payload_size) {
+    return absl::DataLossError(absl::StrCat(path, ": corrupted header (", order_count, " order entries in a ",
+                                            payload_size, "-byte payload)"));
+  }
+  const uint64_t faiss_size = payload_size - order_bytes;
+  std::vector<int32_t> external(order_count);
+  if (order_count > 0) {
+    std::memcpy(external.data(), payload + faiss_size, order_bytes);
+    std::vector<uint8_t> seen(order_count, 0);
+    for (const int32_t id : external) {
+      if (id < 0 || static_cast<uint64_t>(id) >= order_count || seen[static_cast<size_t>(id)]) {
+        return absl::DataLossError(absl::StrCat(path, ": the stored row order is not a permutation of the ", ntotal,
+                                                " items"));
+      }
+      seen[static_cast<size_t>(id)] = 1;
+    }
+  }
   AnnIndexConfig config;
   config.factory = factory;
   config.dim = static_cast<int>(dim);
   config.max_overfetch = max_overfetch;
+  config.locality_order = order_count > 0;
   config.use_gpu = use_gpu;
   config.gpu_device = gpu_device;
   RECSYS_RETURN_IF_ERROR(Annotate(config.Validate(), path));
   std::unique_ptr<faiss::Index> index;
   RECSYS_RETURN_IF_ERROR(CatchExceptions(absl::StrCat(path, ": FAISS payload"), [&]() -> absl::Status {
     faiss::VectorIOReader reader;
-    reader.data.assign(payload, payload + payload_size);
+    reader.data.assign(payload, payload + faiss_size);
     index.reset(faiss::read_index(&reader));
     return absl::OkStatus();
   }));
@@ -778,6 +943,14 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(const std::string& path
   if (use_gpu) return absl::FailedPreconditionError("AnnIndex::Load: this build has no FAISS GPU support");
 #endif
   auto out = std::make_unique<FaissAnnIndex>(config, std::move(index));
+  if (order_count > 0) {
+    // Only a graph our walk searches is stored in locality order.
+    if (!out->walks_graph() || use_gpu) {
+      return absl::DataLossError(absl::StrCat(path, ": a stored row order for a ", factory,
+                                              " index (only flat-storage HNSW on the CPU is reordered)"));
+    }
+    out->SetOrder(std::move(external));
+  }
   RECSYS_RETURN_IF_ERROR(out->MaybeToGpu());
   return std::unique_ptr<AnnIndex>(std::move(out));
 }

@@ -111,6 +111,9 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
   }
   if (g.n == 0 || h.entry_point < 0 || k <= 0 || nq == 0) return 0;
   auto row = [&](int32_t i) { return g.vectors + static_cast<int64_t>(i) * d; };
+  // Rows are item ids unless the graph is stored in locality order.
+  auto id_of = [&](int32_t r) { return g.external != nullptr ? g.external[r] : r; };
+  auto allowed = [&](const Walk& w, int32_t r) { return w.plan == nullptr || w.plan->IsAllowed(id_of(r)); };
   const int64_t row_bytes = d * static_cast<int64_t>(sizeof(float));
 
   thread_local Scratch scratch;
@@ -142,7 +145,9 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
   for (int q = 0; q < nq; ++q) {
     Walk& w = walks[static_cast<size_t>(q)];
     w.query = queries[q].query;
-    w.plan = queries[q].plan;
+    // A plan that excludes nothing needs no test (and no id lookup).
+    const FilterPlan* plan = queries[q].plan;
+    w.plan = plan != nullptr && plan->kind != FilterPlan::Kind::kAllowAll ? plan : nullptr;
     w.ids = queries[q].ids;
     w.scores = queries[q].scores;
     w.visited.Clear();
@@ -176,7 +181,7 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
     }
     w.visited.TestAndSet(cur);
     w.cand.push_back({cur_score, cur});
-    if (w.plan == nullptr || w.plan->IsAllowed(cur)) {
+    if (allowed(w, cur)) {
       w.res.push_back({cur_score, cur});
       if (scored_results) w.all.push_back({cur_score, cur});
     }
@@ -223,6 +228,7 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
         if (w.visited.TestAndSet(nb)) continue;
         w.batch.push_back(nb);
         PrefetchBytes(row(nb), row_bytes);
+        if (w.plan != nullptr && g.external != nullptr) __builtin_prefetch(g.external + nb);
       }
     }
     // Phase 3: score them; prefetch the offsets entry of the next node.
@@ -230,7 +236,7 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
       if (w.links == nullptr) continue;
       for (const int32_t nb : w.batch) {
         const Node n{InnerProduct(w.query, row(nb), d), nb};
-        const bool ok = w.plan == nullptr || w.plan->IsAllowed(nb);
+        const bool ok = allowed(w, nb);
         if (scored_results && ok) offer(w.all, kk, n);
         if (w.res.size() < width || Better(n, w.res.front()) || (scored_results && w.all.size() < kk)) {
           w.cand.push_back(n);
@@ -249,7 +255,7 @@ int HnswSearchGroup(const HnswGraphView& g, std::span<const HnswQuery> queries, 
     std::sort(res.begin(), res.end(), Better);
     const int n = static_cast<int>(std::min(res.size(), kk));
     for (int i = 0; i < n; ++i) {
-      w.ids[i] = res[static_cast<size_t>(i)].id;
+      w.ids[i] = id_of(res[static_cast<size_t>(i)].id);
       w.scores[i] = res[static_cast<size_t>(i)].score;
     }
     found[q] = n;

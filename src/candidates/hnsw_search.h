@@ -13,7 +13,7 @@
 //   - a per-walk visited hash set (a few KiB, L1-resident);
 //   - the walks of a group of queries (a user's interest vectors) advanced in
 //     lock step, so that their dependent cache misses overlap.
-// Results are deterministic (ties broken by smaller id) and independent of
+// Results are deterministic (ties broken by smaller row) and independent of
 // the thread count; the search is the standard HNSW one (greedy descent on
 // the upper layers, best-first beam of width max(ef, k) on layer 0).
 #pragma once
@@ -35,6 +35,10 @@ struct HnswGraphView {
   const float* vectors = nullptr;  // n × dim, row-major (the flat storage)
   int64_t n = 0;
   int dim = 0;  // the graph's metric is inner product (the only one AnnIndex builds)
+  // Row → item id when the graph is stored in another order than the ids
+  // (AnnIndexConfig::locality_order); null = the rows are the ids. Filters
+  // are tested on, and results reported as, item ids.
+  const int32_t* external = nullptr;
 };
 
 // a·b over d floats: fixed 16-wide chunks (independent SIMD accumulators)

@@ -59,6 +59,7 @@ struct RankerArgs {
   bool scored_results = false;
   int walk_group = 8;
   bool compare_walks = false;
+  bool locality_order = false;
   std::string pipeline_cache;  // load the pipeline from here, or build and save it there
   uint64_t seed = 1;
 };
@@ -130,6 +131,9 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
       return Fail("--pipeline-cache " + a.pipeline_cache +
                   " was built with other --items/--dim/--interests/--short/--history/--index");
     }
+    if (a.index.rfind("HNSW", 0) == 0 && pipeline->index->locality_ordered() != a.locality_order) {
+      return Fail("--pipeline-cache " + a.pipeline_cache + " was built with another --locality-order");
+    }
     // --clusters / --seed: the planted embeddings' first row, which
     // ClusteredUnitVectors draws from the same seeds whatever the row count.
     if (a.clusters > 0) {
@@ -160,6 +164,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
     build.index_factory = a.index;
     build.default_ef_search = a.ef_search;
     build.default_nprobe = a.nprobe;
+    build.locality_order = a.locality_order;
     {
       recsys::ThreadLimit limit(a.batch_threads);
       pipeline = recsys::BuildPipeline(shared, build);
@@ -288,6 +293,7 @@ int Run(const RankerArgs& a, const recsys::cli::GlobalFlags& g) {
       {"ann_fetch_factor", a.fetch_factor},
       {"ann_scored_results", a.scored_results},
       {"ann_walk_group", a.walk_group},
+      {"ann_locality_order", a.locality_order},
       {"requests", a.requests},
       {"sgemm_gflops", sgemm},
       {"rank_gflop", flops / 1e9},
@@ -346,6 +352,9 @@ RECSYS_CLI_COMMAND(ranker, "bench", "Ranker and end-to-end serving latency vs FL
                      app->add_flag("--compare-walks", a->compare_walks,
                                    "also time the standard and the scored-results HNSW walk, interleaved, "
                                    "under \"walks\"");
+                     app->add_option("--locality-order", a->locality_order,
+                                     "HNSW graph stored in breadth-first order (1) or insertion order "
+                                     "(0, default)");
                      app->add_option("--pipeline-cache", a->pipeline_cache,
                                      "pipeline file: loaded when it exists (skips the index build), else "
                                      "built and saved there");

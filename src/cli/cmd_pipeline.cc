@@ -23,6 +23,7 @@ struct PipelineArgs {
   int ef_construction = 0;
   int ef_search = 128;
   int nprobe = 0;
+  bool locality_order = false;
 };
 
 int RunBuild(const PipelineArgs& a, const recsys::cli::GlobalFlags& g) {
@@ -37,6 +38,7 @@ int RunBuild(const PipelineArgs& a, const recsys::cli::GlobalFlags& g) {
   options.hnsw_ef_construction = a.ef_construction;
   options.default_ef_search = a.ef_search;
   options.default_nprobe = a.nprobe;
+  options.locality_order = a.locality_order;
   recsys::cli::Log("build-pipeline: building index " + a.index);
   auto pipeline = recsys::BuildPipeline(shared, options);
   if (!pipeline.ok()) return Fail(pipeline.status());
@@ -83,5 +85,8 @@ RECSYS_CLI_COMMAND(build_pipeline, "", "Build a serving pipeline file (model + A
                      app->add_option("--ef-search", a->ef_search, "default HNSW efSearch");
                      app->add_option("--nprobe", a->nprobe, "default IVF lists probed per query (0 = 1)")
                          ->check(CLI::NonNegativeNumber);
+                     app->add_option("--locality-order", a->locality_order,
+                                     "HNSW: store the graph in breadth-first order (1) or insertion order "
+                                     "(0, default)");
                      return [a](const recsys::cli::GlobalFlags& g) -> int { return RunBuild(*a, g); };
                    });

@@ -101,6 +101,7 @@ absl::StatusOr<Pipeline> BuildPipeline(std::shared_ptr<const SequentialModel> mo
     ic.hnsw_ef_construction = options.hnsw_ef_construction;
     ic.default_ef_search = options.default_ef_search;
     ic.default_nprobe = options.default_nprobe;
+    ic.locality_order = options.locality_order;
     RECSYS_ASSIGN_OR_RETURN(auto index, AnnIndex::Create(ic));
     RECSYS_RETURN_IF_ERROR(index->Add(e));
     p.index = std::move(index);

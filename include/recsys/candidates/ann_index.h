@@ -78,6 +78,17 @@ struct AnnIndexConfig {
   // excludes more than half the catalogue (an allow list), goes straight to
   // exact search.
   int max_overfetch = 4096;
+  // HNSW with flat storage (searched by our walk): after each Add, store the
+  // graph's nodes — vectors and links — in breadth-first order of layer 0
+  // from the entry point instead of insertion order, so that the neighbours a
+  // walk scores after expanding a node sit in adjacent rows (fewer pages and
+  // cache lines per expansion). Callers see no difference: ids stay the rows
+  // of the added matrices (the index keeps the permutation and maps filters
+  // and results); ties between equal scores may order differently.
+  // false = insertion order. Ignored for other index types. Off by default
+  // until `recsys bench ranker --locality-order 1` shows a gain at 10^6 items
+  // (an experiment with items stored in cluster order walked 1.2–1.4× faster).
+  bool locality_order = false;
   // Move the index to a GPU after it is built (needs a build with
   // RECSYS_USE_FAISS_GPU and a visible device).
   bool use_gpu = false;
@@ -127,6 +138,9 @@ class AnnIndex {
   // (exact, IVF lists), whose cost is set by what they read: asking them for
   // more results up front is free.
   virtual bool cost_grows_with_k() const { return true; }
+  // Whether the graph is stored in locality order (AnnIndexConfig::locality_order
+  // took effect: an HNSW index with flat storage on the CPU).
+  virtual bool locality_ordered() const { return false; }
 
   // Adds items (n × d) with ids size() .. size()+n-1; trains the index on the
   // first call if it needs training (IVF, PQ).
