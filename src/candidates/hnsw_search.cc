@@ -16,9 +16,9 @@ namespace {
 
 struct Node {
   float score;
-  int32_t id;
+  int32_t id;  // the graph row (the item id unless HnswGraphView::external maps it)
 };
-// "a ranks before b": higher score, then smaller id (deterministic ties).
+// "a ranks before b": higher score, then smaller row (deterministic ties).
 inline bool Better(const Node& a, const Node& b) {
   return a.score > b.score || (a.score == b.score && a.id < b.id);
 }
