@@ -902,11 +902,13 @@ absl::StatusOr<std::unique_ptr<AnnIndex>> AnnIndex::Load(const std::string& path
   if (Checksum(payload, payload_size) != checksum) {
     return absl::DataLossError(absl::StrCat(path, ": checksum mismatch (file corrupted)"));
   }
-  const uint64_t order_bytes = order_count * sizeof(int32_t);
-  if (order_bytes > payload_size) {
+  // (Compared by count: ntotal comes from the unchecksummed header, and
+  // count × 4 could wrap.)
+  if (order_count > payload_size / sizeof(int32_t)) {
     return absl::DataLossError(absl::StrCat(path, ": corrupted header (", order_count, " order entries in a ",
                                             payload_size, "-byte payload)"));
   }
+  const uint64_t order_bytes = order_count * sizeof(int32_t);
   const uint64_t faiss_size = payload_size - order_bytes;
   std::vector<int32_t> external(order_count);
   if (order_count > 0) {
