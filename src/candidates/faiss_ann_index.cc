@@ -652,22 +652,20 @@ absl::Status FaissAnnIndex::ExactRows(ConstMatrixRef queries, const std::vector<
   }
   Matrix<int32_t> sub_ids(m, k);
   MatrixF sub_scores(m, k);
-  if (exact_ != nullptr && !external_.empty()) {
-    // The stored rows are in locality order: filter rows, report ids.
-    std::vector<FilterPlan> row_plans(static_cast<size_t>(m));
-    for (int64_t i = 0; i < m; ++i) {
-      if (sub_plans[static_cast<size_t>(i)] == nullptr) continue;
-      row_plans[static_cast<size_t>(i)] = PlanOverRows(*sub_plans[static_cast<size_t>(i)]);
-      sub_plans[static_cast<size_t>(i)] = &row_plans[static_cast<size_t>(i)];
+  if (exact_ != nullptr) {
+    // Stored rows in locality order: filter rows, then report ids.
+    std::vector<FilterPlan> row_plans(external_.empty() ? 0 : static_cast<size_t>(m));
+    for (size_t i = 0; i < row_plans.size(); ++i) {
+      if (sub_plans[i] == nullptr) continue;
+      row_plans[i] = PlanOverRows(*sub_plans[i]);
+      sub_plans[i] = &row_plans[i];
     }
     RECSYS_RETURN_IF_ERROR(exact_->SearchWithPlans(sub, k, sub_plans, sub_ids, sub_scores));
-    for (int64_t i = 0; i < m; ++i) {
-      for (int j = 0; j < k; ++j) {
-        if (sub_ids(i, j) != kNoItem) sub_ids(i, j) = external_[static_cast<size_t>(sub_ids(i, j))];
+    if (!external_.empty()) {
+      for (int32_t& id : sub_ids.reshaped()) {
+        if (id != kNoItem) id = external_[static_cast<size_t>(id)];
       }
     }
-  } else if (exact_ != nullptr) {
-    RECSYS_RETURN_IF_ERROR(exact_->SearchWithPlans(sub, k, sub_plans, sub_ids, sub_scores));
   } else {
     // No exact vectors (e.g. IVF-PQ): FAISS's filtered search of this index.
     std::vector<faiss_idx_t> labels;
