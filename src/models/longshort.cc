@@ -115,6 +115,7 @@ absl::Status LongShortConfig::Validate() const {
   if (!(delta_max_norm > 0)) return bad("delta_max_norm", "> 0");
   if (window_stride < 0) return bad("window_stride", absl::StrCat(">= 0, got ", window_stride));
   if (max_windows_per_user < 0) return bad("max_windows_per_user", absl::StrCat(">= 0, got ", max_windows_per_user));
+  if (long_stride < 0) return bad("long_stride", absl::StrCat(">= 0, got ", long_stride));
   if (batch_size < 1) return bad("batch_size", absl::StrCat(">= 1, got ", batch_size));
   if (num_shards < 1 || num_shards > 1024) return bad("num_shards", absl::StrCat("in [1, 1024], got ", num_shards));
   if (epochs < 0) return bad("epochs", ">= 0");
@@ -163,6 +164,7 @@ absl::StatusOr<LongShortConfig> LongShortConfig::FromJson(const std::string& jso
   RECSYS_RETURN_IF_ERROR(r.Get("delta_max_norm", &c.delta_max_norm));
   RECSYS_RETURN_IF_ERROR(r.Get("window_stride", &c.window_stride));
   RECSYS_RETURN_IF_ERROR(r.Get("max_windows_per_user", &c.max_windows_per_user));
+  RECSYS_RETURN_IF_ERROR(r.Get("long_stride", &c.long_stride));
   RECSYS_RETURN_IF_ERROR(r.Get("batch_size", &c.batch_size));
   RECSYS_RETURN_IF_ERROR(r.Get("num_shards", &c.num_shards));
   RECSYS_RETURN_IF_ERROR(r.Get("epochs", &c.epochs));
@@ -211,6 +213,7 @@ std::string LongShortConfig::ToJson() const {
   j["delta_max_norm"] = delta_max_norm;
   j["window_stride"] = window_stride;
   j["max_windows_per_user"] = max_windows_per_user;
+  j["long_stride"] = long_stride;
   j["batch_size"] = batch_size;
   j["num_shards"] = num_shards;
   j["epochs"] = epochs;
@@ -292,20 +295,23 @@ absl::Status LongShortModel::SetTrainingData(const SequenceDataset* train) {
   train_ = train;
   windows_.clear();
   const int64_t stride = config_.window_stride > 0 ? config_.window_stride : config_.max_len;
-  double positions = 0;
+  double positions = 0, long_targets = 0;
   for (UserIndex u = 0; u < train->num_users(); ++u) {
     int64_t taken = 0;
     for (int64_t end = train->length(u) - 1; end >= 1; end -= stride) {
       if (config_.max_windows_per_user > 0 && taken == config_.max_windows_per_user) break;
       windows_.push_back({u, static_cast<int32_t>(end)});
       positions += static_cast<double>(std::min<int64_t>(end, config_.max_len));
+      long_targets += config_.long_stride > 0
+                          ? static_cast<double>(DenseLongRows(end, config_.max_len, config_.long_stride))
+                          : 1.0;
       ++taken;
     }
   }
   if (windows_.empty()) {
     return absl::InvalidArgumentError("longshort: no training user has 2 or more events");
   }
-  long_scale_ = positions / static_cast<double>(windows_.size());
+  long_scale_ = positions / long_targets;
   if (net_.short_loss.sampled() || net_.long_loss.sampled()) {
     NegativeSamplerConfig sc;
     RECSYS_ASSIGN_OR_RETURN(sc.kind, ParseSampler(config_.sampler));
@@ -330,7 +336,12 @@ LossSum LongShortModel::ForwardBackward(std::span<const int64_t> example_ids, Rn
     const auto items = train_->items(w.user);
     const auto ts = train_->timestamps(w.user);
     const size_t t = static_cast<size_t>(w.end);
-    AppendExample(items.first(t), ts.size() == items.size() ? ts.first(t) : ts, items[t], net_, &batch);
+    const auto prefix_ts = ts.size() == items.size() ? ts.first(t) : ts;
+    if (config_.long_stride > 0) {
+      AppendDenseExample(items.first(t), prefix_ts, items[t], net_, config_.long_stride, &batch);
+    } else {
+      AppendExample(items.first(t), prefix_ts, items[t], net_, &batch);
+    }
   }
   CandidateSet short_cand, long_cand;
   const bool short_sampled = net_.short_weight > 0 && net_.short_loss.sampled();

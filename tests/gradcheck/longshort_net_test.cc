@@ -25,6 +25,8 @@ struct Case {
   int num_interests = 2;
   int content_dim = 0;
   bool recency_by_time = false;
+  // > 0: dense long-term targets (AppendDenseExample with this stride).
+  int dense_stride = 0;
 };
 
 LongShortNetConfig TinyConfig(const Case& c) {
@@ -75,7 +77,19 @@ void RunCase(const Case& c) {
   const std::vector<std::vector<ItemIndex>> prefixes = {{1, 4, 2, 6, 0, 3, 5}, {2}, {6, 1, 3}};
   const std::vector<std::vector<Timestamp>> times = {{0, 5, 9, 40, 41, 300, 301}, {7}, {1, 2, 100}};
   const std::vector<ItemIndex> next = {2, 5, 0};
-  for (size_t u = 0; u < prefixes.size(); ++u) AppendExample(prefixes[u], times[u], next[u], cfg, &batch);
+  for (size_t u = 0; u < prefixes.size(); ++u) {
+    if (c.dense_stride > 0) {
+      AppendDenseExample(prefixes[u], times[u], next[u], cfg, c.dense_stride, &batch);
+    } else {
+      AppendExample(prefixes[u], times[u], next[u], cfg, &batch);
+    }
+  }
+  int64_t long_rows = 0;
+  for (const auto& prefix : prefixes) {
+    long_rows += c.dense_stride > 0 ? DenseLongRows(static_cast<int64_t>(prefix.size()), cfg.encoder.max_len,
+                                                    c.dense_stride)
+                                    : 1;
+  }
 
   std::vector<int64_t> counts = {3, 1, 4, 1, 5, 9, 2};
   auto sampler = NegativeSampler::Create({.kind = SamplerKind::kPopularity, .num_negatives = 3}, counts);
@@ -117,7 +131,7 @@ void RunCase(const Case& c) {
   const LossParts parts = LongShortNet<double>::Run(e, layout.BindParams<double>(values.data(), arena), cfg, batch,
                                                     sc, lc, false, nullptr, &ws, &g, &d_ref, long_scale);
   EXPECT_GT(parts.short_count, 0);
-  EXPECT_EQ(parts.long_count, 3);
+  EXPECT_EQ(parts.long_count, long_rows);
   EXPECT_NEAR(parts.total, loss(), 1e-12);
   Eigen::Map<MatrixD>(grads.data() + emb.offset, n, cfg.dim()) += d_items;
   if (c.content_dim > 0) {
@@ -166,6 +180,69 @@ TEST(LongShortGradCheck, ShortOnlyHasNoLongTermTensors) {
   RunCase({.short_loss = {.kind = RankLossKind::kSoftmaxCE},
            .long_loss = {.kind = RankLossKind::kSoftmaxCE},
            .num_interests = 0});
+}
+
+// Dense long-term targets: every window slot (stride 1; the 7-event user's
+// first rows see a band that starts later than the last row's, max_history
+// being 5) and every other slot, with time buckets and a sampled long loss.
+TEST(LongShortGradCheck, DenseLongTargetsEverySlot) {
+  RunCase({.short_loss = {.kind = RankLossKind::kSoftmaxCE},
+           .long_loss = {.kind = RankLossKind::kSoftmaxCE},
+           .dense_stride = 1});
+}
+
+TEST(LongShortGradCheck, DenseLongTargetsStrideTwoTimeBucketsSampled) {
+  RunCase({.short_loss = {.kind = RankLossKind::kSoftmaxCE},
+           .long_loss = {.kind = RankLossKind::kSampledSoftmax, .correction = LogQCorrection::kStandard},
+           .recency_by_time = true,
+           .dense_stride = 2});
+}
+
+// With a stride of at least S each window has one long row (its last slot)
+// whose band is the whole history: the dense form (shared memory, recency
+// through Rec·Wk / Rec·Wv) must give the classic form's loss and gradients.
+TEST(LongShortDense, OneRowPerWindowEqualsClassicForm) {
+  Case c{.short_loss = {.kind = RankLossKind::kSoftmaxCE}, .long_loss = {.kind = RankLossKind::kSoftmaxCE}};
+  for (bool by_time : {false, true}) {
+    c.recency_by_time = by_time;
+    const int32_t n = 7;
+    const LongShortNetConfig cfg = TinyConfig(c);
+    ParameterArena arena;
+    const LongShortLayout layout = LongShortLayout::Register(&arena, cfg, n, 0);
+    arena.Allocate();
+    Rng rng(3, 0);
+    layout.Init(&arena, rng);
+    std::vector<double> values(static_cast<size_t>(arena.size()));
+    for (int64_t i = 0; i < arena.size(); ++i) values[i] = arena.data()[i] + 0.3 * rng.Normal();
+    const std::vector<std::vector<ItemIndex>> prefixes = {{1, 4, 2, 6, 0, 3, 5}, {2}, {6, 1, 3}};
+    const std::vector<std::vector<Timestamp>> times = {{0, 5, 9, 40, 41, 300, 301}, {7}, {1, 2, 100}};
+    const std::vector<ItemIndex> next = {2, 5, 0};
+    LongShortBatch classic, dense;
+    for (size_t u = 0; u < prefixes.size(); ++u) {
+      AppendExample(prefixes[u], times[u], next[u], cfg, &classic);
+      AppendDenseExample(prefixes[u], times[u], next[u], cfg, cfg.encoder.max_len, &dense);
+    }
+    ASSERT_TRUE(dense.dense());
+    ASSERT_EQ(dense.long_targets, classic.long_targets);
+    const ParamTensor& emb = arena.tensor(layout.item_emb);
+    Eigen::Map<const MatrixD> e(values.data() + emb.offset, n, cfg.dim());
+    auto run = [&](const LongShortBatch& batch, std::vector<double>* grads, MatrixD* d_items) {
+      grads->assign(values.size(), 0.0);
+      *d_items = MatrixD::Zero(n, cfg.dim());
+      layers::MatRef<double> d_ref(*d_items);
+      auto g = layout.BindGrads<double>(grads->data(), arena);
+      LongShortNet<double>::Workspace ws;
+      return LongShortNet<double>::Run(e, layout.BindParams<double>(values.data(), arena), cfg, batch, nullptr,
+                                       nullptr, false, nullptr, &ws, &g, &d_ref, 1.4);
+    };
+    std::vector<double> g1, g2;
+    MatrixD d1, d2;
+    const LossParts a = run(classic, &g1, &d1), b = run(dense, &g2, &d2);
+    EXPECT_NEAR(a.total, b.total, 1e-12);
+    EXPECT_EQ(a.long_count, b.long_count);
+    for (size_t i = 0; i < g1.size(); ++i) ASSERT_NEAR(g1[i], g2[i], 1e-12) << "parameter element " << i;
+    EXPECT_LT((d1 - d2).cwiseAbs().maxCoeff(), 1e-12);
+  }
 }
 
 }  // namespace

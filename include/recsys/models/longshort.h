@@ -9,7 +9,9 @@
 // event is a short-term target once per epoch). Item t is the target of L_long
 // (the full model's target-aware score, the whole history before t as the
 // long-term input) and every window position predicts its next item for
-// L_short (SASRec's objective on the S events before t).
+// L_short (SASRec's objective on the S events before t). With `long_stride`
+// g ≥ 1 every g-th window position (from the last) is an L_long target too,
+// with its own history.
 //
 //   RECSYS_ASSIGN_OR_RETURN(auto config, recsys::LongShortConfig::FromJson(R"({"num_interests": 4})"));
 //   recsys::TrainContext ctx{.train = &split.train, .valid = &split.valid};
@@ -113,6 +115,13 @@ struct LongShortConfig {
   // At most this many windows per user, the most recent first, ≥ 0 (0 = all;
   // 1 = only the window ending at the last training event).
   int max_windows_per_user = 0;
+  // Dense long-term targets, ≥ 0. 0: L_long only at each window's last slot
+  // (one target a window). g ≥ 1: also at slots S−1−g, S−1−2g, … — each such
+  // slot's state queries its own history (recency from its own last event)
+  // and the full model scores its next item; the slots share one memory
+  // projection (LongTermEncoder::BandForward), so g = 1 makes every window
+  // position a long-term target at ~the cost of the full-softmax scorer.
+  int long_stride = 0;
 
   // ---- training ----
   // Examples (windows) per optimizer step, ≥ 1; gradient shards per step
@@ -238,7 +247,7 @@ class LongShortModel final : public SequentialModel, public TrainableModel {
     int32_t end;  // the L_long target's position; the window holds the S events before it
   };
   std::vector<Window> windows_;  // training examples
-  double long_scale_ = 1.0;      // mean short-term target positions per window
+  double long_scale_ = 1.0;      // short-term target positions per long-term target
   std::unique_ptr<NegativeSampler> sampler_;
   mutable std::mutex loss_mu_;
   mutable double acc_short_ = 0, acc_short_n_ = 0, acc_long_ = 0, acc_long_n_ = 0;

@@ -39,6 +39,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -83,6 +84,20 @@ inline void RecencyBuckets(std::span<const Timestamp> timestamps, size_t length,
   }
 }
 
+// Dense long-term targets (LongTermEncoder::BandForward): W windows, each
+// with one shared memory (its history's items) and several long rows (query
+// sources). Long row r of window w reads the band [lo[r], hi[r]) of `items`
+// (inside w's memory) with its own recency buckets (the gap to the row's own
+// last event), `buckets[bucket_offsets[r] + j]` for band entry j.
+struct LongBandView {
+  std::span<const int32_t> items;           // Σ_w L_w memory items, oldest first per window
+  std::span<const int64_t> offsets;         // W + 1: window w's memory is [offsets[w], offsets[w+1])
+  std::span<const int64_t> row_offsets;     // W + 1: window w's long rows are [row_offsets[w], row_offsets[w+1])
+  std::span<const int64_t> lo, hi;          // B': band of each long row, indices into items
+  std::span<const int64_t> bucket_offsets;  // B' + 1
+  std::span<const int32_t> buckets;         // Σ_r (hi[r] − lo[r])
+};
+
 template <typename T>
 struct LongTermEncoder {
   using Mat = layers::Mat<T>;
@@ -108,6 +123,17 @@ struct LongTermEncoder {
     typename Attn::Cache attn;
     Mat dqueries, dmemory;                 // backward scratch
     Mat infer_qt, infer_rec_logits, infer_logits, infer_bucket_mass, infer_mix;  // InferForward scratch
+  };
+  // BandForward's cache: memory rows hold E[item] only and recency enters
+  // through RK = Rec·Wk, RV = Rec·Wv (k_j = E_j·Wk + bk + RK[b_rj]).
+  struct BandCache {
+    std::vector<int32_t> items, buckets;
+    std::vector<int64_t> offsets, row_offsets, lo, hi, bucket_offsets;
+    Mat queries, q, mem, kmem, vmem, rk, rv, ctx;  // (B'·K)×D, ΣL×D, R×D
+    Mat mass;                                      // (B'·K) × (H·R): Σ of P over each bucket, per head
+    std::vector<T> probs;                          // per window and head: (P_w·K) × L_w
+    std::vector<int64_t> prob_offset;              // per window
+    Mat dctx, dq, dkmem, dvmem, drk, drv, dmem, dp, dpr, dbucket, rec_logits;  // scratch
   };
   // Recency-side projections for inference (see InferForward).
   struct ItemProjections {
@@ -168,6 +194,172 @@ struct LongTermEncoder {
     if (du_s != nullptr) {
       layers::EnsureShape(du_s, b, d);
       du_s->noalias() = dflat * p.interest_w.transpose();
+    }
+  }
+
+  // Dense form: B' long rows (u: B' × D, one query source per row) in W
+  // windows that share a memory; out (B'·K) × D. Row r's K queries attend
+  // only over its band, with recency buckets relative to its own last event.
+  // Equal to Forward when every window has one long row whose band is the
+  // whole memory (test LongTermEncoder.BandFormEqualsForward).
+  static void BandForward(const layers::CMatRef<T>& u, const layers::CMatRef<T>& item_table,
+                          const LongBandView& band, const Params& p, const LongTermOptions& o, BandCache* c,
+                          Mat* out) {
+    const Eigen::Index d = u.cols(), rows = u.rows();
+    const int k = o.num_interests, heads = o.heads;
+    RECSYS_CHECK(heads > 0 && d % heads == 0) << "D = " << d << " not divisible by H = " << heads;
+    RECSYS_CHECK(!band.offsets.empty() && band.offsets.size() == band.row_offsets.size() &&
+                 band.offsets.back() == static_cast<int64_t>(band.items.size()) &&
+                 band.row_offsets.back() == rows && band.lo.size() == static_cast<size_t>(rows) &&
+                 band.hi.size() == static_cast<size_t>(rows) &&
+                 band.bucket_offsets.size() == static_cast<size_t>(rows) + 1 &&
+                 band.bucket_offsets.back() == static_cast<int64_t>(band.buckets.size()))
+        << "inconsistent LongBandView";
+    c->items.assign(band.items.begin(), band.items.end());
+    c->buckets.assign(band.buckets.begin(), band.buckets.end());
+    c->offsets.assign(band.offsets.begin(), band.offsets.end());
+    c->row_offsets.assign(band.row_offsets.begin(), band.row_offsets.end());
+    c->lo.assign(band.lo.begin(), band.lo.end());
+    c->hi.assign(band.hi.begin(), band.hi.end());
+    c->bucket_offsets.assign(band.bucket_offsets.begin(), band.bucket_offsets.end());
+    const Eigen::Index dh = d / heads, nb = p.recency.rows();
+    const T scale = T(1) / std::sqrt(T(dh));
+    Queries(u, p, k, &c->queries);
+    layers::Linear<T>::Forward(c->queries, {p.attn.wq, p.attn.bq}, &c->q);  // q = queries·Wq + bq
+    const Eigen::Index n = static_cast<Eigen::Index>(c->items.size());
+    layers::EnsureShape(&c->mem, n, d);
+    for (Eigen::Index j = 0; j < n; ++j) c->mem.row(j) = item_table.row(c->items[static_cast<size_t>(j)]);
+    layers::Linear<T>::Forward(c->mem, {p.attn.wk, p.attn.bk}, &c->kmem);  // E_j·Wk + bk
+    layers::Linear<T>::Forward(c->mem, {p.attn.wv, p.attn.bv}, &c->vmem);  // E_j·Wv + bv
+    c->rk.noalias() = p.recency * p.attn.wk;                                // RK = Rec·Wk
+    c->rv.noalias() = p.recency * p.attn.wv;                                // RV = Rec·Wv
+    const size_t windows = c->offsets.size() - 1;
+    c->prob_offset.resize(windows);
+    int64_t total = 0;
+    for (size_t w = 0; w < windows; ++w) {
+      c->prob_offset[w] = total;
+      total += int64_t{heads} * k * (c->row_offsets[w + 1] - c->row_offsets[w]) * (c->offsets[w + 1] - c->offsets[w]);
+    }
+    c->probs.assign(static_cast<size_t>(total), T(0));
+    layers::EnsureShape(&c->ctx, rows * k, d);
+    layers::EnsureShape(&c->mass, rows * k, heads * nb);
+    c->mass.setZero();
+    for (size_t w = 0; w < windows; ++w) {
+      const Eigen::Index r0 = c->row_offsets[w], nr = c->row_offsets[w + 1] - r0;
+      const Eigen::Index m0 = c->offsets[w], len = c->offsets[w + 1] - m0, nq = nr * k;
+      if (nq == 0) continue;
+      for (int h = 0; h < heads; ++h) {
+        const auto q_h = c->q.block(r0 * k, h * dh, nq, dh);
+        Eigen::Map<Mat> prob(c->probs.data() + c->prob_offset[w] + h * nq * len, nq, len);
+        prob.noalias() = scale * q_h * c->kmem.block(m0, h * dh, len, dh).transpose();
+        c->rec_logits.noalias() = scale * q_h * c->rk.middleCols(h * dh, dh).transpose();  // nq × R
+        for (Eigen::Index i = 0; i < nq; ++i) {
+          const size_t r = static_cast<size_t>(r0 + i / k);
+          const Eigen::Index lo = c->lo[r] - m0, hi = c->hi[r] - m0;
+          RECSYS_CHECK(lo >= 0 && lo <= hi && hi <= len) << "long row " << r << " band outside its window";
+          const int32_t* bucket = c->buckets.data() + c->bucket_offsets[r];
+          T* row = prob.row(i).data();
+          for (Eigen::Index j = 0; j < lo; ++j) row[j] = -std::numeric_limits<T>::infinity();
+          for (Eigen::Index j = hi; j < len; ++j) row[j] = -std::numeric_limits<T>::infinity();
+          for (Eigen::Index j = lo; j < hi; ++j) row[j] += c->rec_logits(i, bucket[j - lo]);
+          layers::Softmax<T>::RowInPlace(row, len);
+          T* mass = c->mass.row(r0 * k + i).data() + h * nb;
+          for (Eigen::Index j = lo; j < hi; ++j) mass[bucket[j - lo]] += row[j];
+        }
+        // ctx_h = P·Vmem_h + mass_h·RV_h
+        auto ctx_h = c->ctx.block(r0 * k, h * dh, nq, dh);
+        ctx_h.noalias() = prob * c->vmem.block(m0, h * dh, len, dh);
+        ctx_h.noalias() += c->mass.block(r0 * k, h * nb, nq, nb) * c->rv.middleCols(h * dh, dh);
+      }
+    }
+    layers::Linear<T>::Forward(c->ctx, {p.attn.wo, p.attn.bo}, out);  // out = ctx·Wo + bo
+  }
+
+  // dout: (B'·K) × D. du (optional): B' × D, overwritten. ditem_table: N × D,
+  // accumulated (rows of the memory items only).
+  static void BandBackward(const layers::CMatRef<T>& u, const layers::CMatRef<T>& dout, const Params& p,
+                           const LongTermOptions& o, BandCache& c, Grads g, Mat* du,
+                           layers::MatRef<T> ditem_table) {
+    const Eigen::Index d = u.cols(), rows = u.rows();
+    const int k = o.num_interests, heads = o.heads;
+    const Eigen::Index dh = d / heads, nb = p.recency.rows();
+    const T scale = T(1) / std::sqrt(T(dh));
+    // out = ctx·Wo + bo
+    layers::Linear<T>::Backward(c.ctx, dout, {p.attn.wo, p.attn.bo}, {g.attn.wo, g.attn.bo}, &c.dctx);
+    layers::EnsureShape(&c.dq, rows * k, d);
+    c.dq.setZero();
+    layers::EnsureShape(&c.dkmem, c.kmem.rows(), d);
+    c.dkmem.setZero();
+    layers::EnsureShape(&c.dvmem, c.vmem.rows(), d);
+    c.dvmem.setZero();
+    layers::EnsureShape(&c.drk, nb, d);
+    c.drk.setZero();
+    layers::EnsureShape(&c.drv, nb, d);
+    c.drv.setZero();
+    const size_t windows = c.offsets.size() - 1;
+    for (size_t w = 0; w < windows; ++w) {
+      const Eigen::Index r0 = c.row_offsets[w], nr = c.row_offsets[w + 1] - r0;
+      const Eigen::Index m0 = c.offsets[w], len = c.offsets[w + 1] - m0, nq = nr * k;
+      if (nq == 0) continue;
+      for (int h = 0; h < heads; ++h) {
+        const auto q_h = c.q.block(r0 * k, h * dh, nq, dh);
+        const auto dctx_h = c.dctx.block(r0 * k, h * dh, nq, dh);
+        const auto mass_h = c.mass.block(r0 * k, h * nb, nq, nb);
+        Eigen::Map<const Mat> prob(c.probs.data() + c.prob_offset[w] + h * nq * len, nq, len);
+        // ctx_h = P·Vmem_h + mass_h·RV_h
+        c.dvmem.block(m0, h * dh, len, dh).noalias() += prob.transpose() * dctx_h;
+        c.drv.middleCols(h * dh, dh).noalias() += mass_h.transpose() * dctx_h;
+        c.dp.noalias() = dctx_h * c.vmem.block(m0, h * dh, len, dh).transpose();  // dP, nq × L
+        c.dpr.noalias() = dctx_h * c.rv.middleCols(h * dh, dh).transpose();         // nq × R
+        layers::EnsureShape(&c.dbucket, nq, nb);
+        c.dbucket.setZero();
+        for (Eigen::Index i = 0; i < nq; ++i) {
+          const size_t r = static_cast<size_t>(r0 + i / k);
+          const Eigen::Index lo = c.lo[r] - m0, hi = c.hi[r] - m0;
+          const int32_t* bucket = c.buckets.data() + c.bucket_offsets[r];
+          T* dp = c.dp.row(i).data();
+          const T* pr = prob.row(i).data();
+          T dot = 0;
+          for (Eigen::Index j = lo; j < hi; ++j) {
+            dp[j] += c.dpr(i, bucket[j - lo]);  // P's share of mass_h
+            dot += pr[j] * dp[j];
+          }
+          // softmax backward on the band; the masked entries have no gradient
+          for (Eigen::Index j = 0; j < lo; ++j) dp[j] = T(0);
+          for (Eigen::Index j = hi; j < len; ++j) dp[j] = T(0);
+          for (Eigen::Index j = lo; j < hi; ++j) {
+            dp[j] = pr[j] * (dp[j] - dot);
+            c.dbucket(i, bucket[j - lo]) += dp[j];
+          }
+        }
+        // logits = scale·(q_h·Kmem_hᵀ + q_h·RK_h[b]ᵀ)
+        auto dq_h = c.dq.block(r0 * k, h * dh, nq, dh);
+        dq_h.noalias() += scale * c.dp * c.kmem.block(m0, h * dh, len, dh);
+        dq_h.noalias() += scale * c.dbucket * c.rk.middleCols(h * dh, dh);
+        c.dkmem.block(m0, h * dh, len, dh).noalias() += scale * c.dp.transpose() * q_h;
+        c.drk.middleCols(h * dh, dh).noalias() += scale * c.dbucket.transpose() * q_h;
+      }
+    }
+    // q = queries·Wq + bq
+    Mat dqueries;
+    layers::Linear<T>::Backward(c.queries, c.dq, {p.attn.wq, p.attn.bq}, {g.attn.wq, g.attn.bq}, &dqueries);
+    // Kmem = mem·Wk + bk, Vmem = mem·Wv + bv
+    layers::Linear<T>::Backward(c.mem, c.dkmem, {p.attn.wk, p.attn.bk}, {g.attn.wk, g.attn.bk}, &c.dmem);
+    layers::Linear<T>::Backward(c.mem, c.dvmem, {p.attn.wv, p.attn.bv}, {g.attn.wv, g.attn.bv}, nullptr);
+    c.dmem.noalias() += c.dvmem * p.attn.wv.transpose();
+    // RK = Rec·Wk, RV = Rec·Wv
+    g.attn.wk.noalias() += p.recency.transpose() * c.drk;
+    g.attn.wv.noalias() += p.recency.transpose() * c.drv;
+    g.recency.noalias() += c.drk * p.attn.wk.transpose();
+    g.recency.noalias() += c.drv * p.attn.wv.transpose();
+    for (Eigen::Index j = 0; j < c.dmem.rows(); ++j) ditem_table.row(c.items[static_cast<size_t>(j)]) += c.dmem.row(j);
+    // queries = u·Wi + bi
+    Eigen::Map<const Mat> dflat(dqueries.data(), rows, k * d);
+    g.interest_b += dflat.colwise().sum();
+    g.interest_w.noalias() += u.transpose() * dflat;
+    if (du != nullptr) {
+      layers::EnsureShape(du, rows, d);
+      du->noalias() = dflat * p.interest_w.transpose();
     }
   }
 

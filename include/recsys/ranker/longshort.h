@@ -151,7 +151,19 @@ struct LongShortBatch {
   std::vector<int32_t> long_items;      // ΣL_b
   std::vector<int32_t> long_buckets;    // ΣL_b
   std::vector<int64_t> long_offsets{0}; // B + 1
-  std::vector<int32_t> long_targets;    // B
+  std::vector<int32_t> long_targets;    // B (dense: B')
+  // Dense long-term targets (AppendDenseExample): B' long rows, several per
+  // window. long_items / long_offsets are then each window's shared memory
+  // and long_buckets is per long row (jagged by long_bucket_offsets).
+  std::vector<int32_t> long_rows;                 // B': states row b·S + slot
+  std::vector<int64_t> long_row_offsets{0};       // B + 1
+  std::vector<int64_t> long_lo, long_hi;          // B': band in long_items
+  std::vector<int64_t> long_bucket_offsets{0};    // B' + 1
+
+  bool dense() const { return !long_rows.empty(); }
+  LongBandView band() const {
+    return {long_items, long_offsets, long_row_offsets, long_lo, long_hi, long_bucket_offsets, long_buckets};
+  }
 
   void Clear() {
     batch = 0;
@@ -161,14 +173,21 @@ struct LongShortBatch {
     long_buckets.clear();
     long_offsets.assign(1, 0);
     long_targets.clear();
+    long_rows.clear();
+    long_row_offsets.assign(1, 0);
+    long_lo.clear();
+    long_hi.clear();
+    long_bucket_offsets.assign(1, 0);
   }
 };
 
 // Appends one example: `prefix` (oldest first, timestamps aligned or empty)
 // is the history, `next` the item to predict (−1 for inference). Window slot
 // holding prefix[j] gets short target prefix[j+1] (or `next` for the last).
-inline void AppendExample(std::span<const ItemIndex> prefix, std::span<const Timestamp> timestamps,
-                          ItemIndex next, const LongShortNetConfig& config, LongShortBatch* batch) {
+namespace internal {
+// The window and its short-term targets; returns the number of real slots.
+inline int64_t AppendWindow(std::span<const ItemIndex> prefix, ItemIndex next, const LongShortNetConfig& config,
+                            LongShortBatch* batch) {
   const int64_t s = config.encoder.max_len;
   batch->seq_len = s;
   const size_t base = batch->window.size();
@@ -180,6 +199,14 @@ inline void AppendExample(std::span<const ItemIndex> prefix, std::span<const Tim
     const size_t j = prefix.size() - static_cast<size_t>(take) + static_cast<size_t>(k);  // prefix index
     batch->short_targets[base + static_cast<size_t>(s - take + k)] = j + 1 < prefix.size() ? prefix[j + 1] : next;
   }
+  return take;
+}
+}  // namespace internal
+
+inline void AppendExample(std::span<const ItemIndex> prefix, std::span<const Timestamp> timestamps,
+                          ItemIndex next, const LongShortNetConfig& config, LongShortBatch* batch) {
+  RECSYS_CHECK(!batch->dense()) << "AppendExample on a batch of dense examples";
+  internal::AppendWindow(prefix, next, config, batch);
   const size_t lt = std::min<size_t>(static_cast<size_t>(config.max_history), prefix.size());
   batch->long_items.insert(batch->long_items.end(), prefix.end() - static_cast<std::ptrdiff_t>(lt), prefix.end());
   std::span<const Timestamp> ts = timestamps.size() == prefix.size() ? timestamps : std::span<const Timestamp>();
@@ -187,6 +214,52 @@ inline void AppendExample(std::span<const ItemIndex> prefix, std::span<const Tim
                  &batch->long_buckets);
   batch->long_offsets.push_back(static_cast<int64_t>(batch->long_items.size()));
   batch->long_targets.push_back(next);
+  ++batch->batch;
+}
+
+// Number of long rows AppendDenseExample makes for a prefix of `length`
+// events (window slots S−1, S−1−g, … that hold an event).
+inline int64_t DenseLongRows(int64_t length, int64_t max_len, int64_t stride) {
+  const int64_t take = std::min(length, max_len);
+  return take <= 0 ? 0 : (take - 1) / stride + 1;
+}
+
+// Dense long-term targets: as AppendExample, but the full model's loss is
+// taken at window slots S−1, S−1−`stride`, … (those holding an event), each
+// slot p a long row whose history is the prefix up to and including p's event
+// (its last max_history events, recency measured from that event) and whose
+// target is p's short-term target. The rows share one memory: the prefix's
+// events from the earliest row's first history event on. Training only
+// (next ≥ 0); the batch must hold only dense examples.
+inline void AppendDenseExample(std::span<const ItemIndex> prefix, std::span<const Timestamp> timestamps,
+                               ItemIndex next, const LongShortNetConfig& config, int64_t stride,
+                               LongShortBatch* batch) {
+  RECSYS_CHECK(stride >= 1 && !prefix.empty()) << "stride " << stride << ", prefix " << prefix.size();
+  RECSYS_CHECK(batch->batch == 0 || batch->dense()) << "AppendDenseExample on a batch of classic examples";
+  const int64_t s = config.encoder.max_len, len = static_cast<int64_t>(prefix.size());
+  const int64_t row_base = batch->batch * s;
+  const int64_t take = internal::AppendWindow(prefix, next, config, batch);
+  const int64_t rows = DenseLongRows(len, s, stride);
+  const int64_t first_slot = s - 1 - (rows - 1) * stride;
+  auto history_end = [&](int64_t slot) { return len - (s - 1 - slot); };  // events up to slot's event
+  const int64_t mem_lo = std::max<int64_t>(0, history_end(first_slot) - config.max_history);
+  const int64_t base = static_cast<int64_t>(batch->long_items.size());
+  batch->long_items.insert(batch->long_items.end(), prefix.begin() + mem_lo, prefix.end());
+  const bool has_ts = timestamps.size() == prefix.size();
+  for (int64_t slot = first_slot; slot < s; slot += stride) {
+    RECSYS_DCHECK(slot >= s - take);
+    const int64_t end = history_end(slot), lo = std::max<int64_t>(0, end - config.max_history);
+    batch->long_rows.push_back(static_cast<int32_t>(row_base + slot));
+    batch->long_lo.push_back(base + lo - mem_lo);
+    batch->long_hi.push_back(base + end - mem_lo);
+    RecencyBuckets(has_ts ? timestamps.first(static_cast<size_t>(end)) : std::span<const Timestamp>(),
+                   static_cast<size_t>(end - lo), config.recency_by_time, config.time_buckets(),
+                   config.position_buckets(), &batch->long_buckets);
+    batch->long_bucket_offsets.push_back(static_cast<int64_t>(batch->long_buckets.size()));
+    batch->long_targets.push_back(batch->short_targets[static_cast<size_t>(row_base + slot)]);
+  }
+  batch->long_offsets.push_back(static_cast<int64_t>(batch->long_items.size()));
+  batch->long_row_offsets.push_back(static_cast<int64_t>(batch->long_rows.size()));
   ++batch->batch;
 }
 
@@ -317,6 +390,7 @@ struct LongShortNet {
   struct Workspace {
     typename Enc::Cache enc;
     typename Long::Cache lt;
+    typename Long::BandCache band;
     Mat states, u_s, v, interests;           // (B·S)×D, B×D, (B·K)×D, (B·M)×D
     Mat logits, dlogits, dstates, drows, du, dinterests, dv, log_q;
     Mat cand;                                // C × D scratch
@@ -365,12 +439,23 @@ struct LongShortNet {
     const int k = p.long_term.has_value() ? cfg.num_interests() : 0;
     const Eigen::Index m = k + 1;
     const bool backward = g != nullptr;
+    const bool dense = batch.dense();
+    // Long rows: one per window (its last slot), or the dense rows.
+    const Eigen::Index nl = dense ? static_cast<Eigen::Index>(batch.long_rows.size()) : b;
+    RECSYS_CHECK(static_cast<Eigen::Index>(batch.long_targets.size()) == nl)
+        << batch.long_targets.size() << " long targets for " << nl << " long rows";
+    auto long_row = [&](Eigen::Index i) {
+      return dense ? Eigen::Index{batch.long_rows[static_cast<size_t>(i)]} : i * batch.seq_len + batch.seq_len - 1;
+    };
     LossParts parts;
-    // states = ShortTermEncoder(E, window);  u_s = last slot
+    // states = ShortTermEncoder(E, window);  u_s = the long rows' states
     Enc::Forward(items, batch.window, b, p.encoder, cfg.encoder, training, rng, &ws->enc, &ws->states);
-    Enc::LastStates(ws->states, b, &ws->u_s);
+    layers::EnsureShape(&ws->u_s, nl, d);
+    for (Eigen::Index i = 0; i < nl; ++i) ws->u_s.row(i) = ws->states.row(long_row(i));
     // V = LongTermEncoder(u_s, E, history)
-    if (k > 0) {
+    if (k > 0 && dense) {
+      Long::BandForward(ws->u_s, items, batch.band(), *p.long_term, cfg.long_term, &ws->band, &ws->v);
+    } else if (k > 0) {
       Long::Forward(ws->u_s, items, batch.long_items, batch.long_buckets, batch.long_offsets, *p.long_term,
                     cfg.long_term, &ws->lt, &ws->v);
     }
@@ -378,7 +463,7 @@ struct LongShortNet {
 
     layers::EnsureShape(&ws->dstates, ws->states.rows(), d);
     ws->dstates.setZero();
-    layers::EnsureShape(&ws->dinterests, b * m, d);
+    layers::EnsureShape(&ws->dinterests, nl * m, d);
     ws->dinterests.setZero();
     const T ws_short = static_cast<T>(cfg.short_weight);
     const T ws_long = static_cast<T>(cfg.long_weight * long_scale);
@@ -416,11 +501,11 @@ struct LongShortNet {
 
     // ---- L_long: the full model's score of the next item ------------------
     if (cfg.long_weight > 0) {
-      ws->scorer.resize(static_cast<size_t>(b));
+      ws->scorer.resize(static_cast<size_t>(nl));
       const T tau = static_cast<T>(cfg.tau);
       if (!cfg.long_loss.sampled()) {
-        layers::EnsureShape(&ws->logits, b, items.rows());
-        for (Eigen::Index i = 0; i < b; ++i) {
+        layers::EnsureShape(&ws->logits, nl, items.rows());
+        for (Eigen::Index i = 0; i < nl; ++i) {
           Scorer::Forward(ws->interests.middleRows(i * m, m), items, tau, &ws->scorer[i], &ws->scores);
           ws->logits.row(i) = ws->scores.transpose();
         }
@@ -428,7 +513,7 @@ struct LongShortNet {
         parts.long_sum = SoftmaxCrossEntropyT(ws->logits, batch.long_targets, grad);
         if (backward) {
           Mat dint;
-          for (Eigen::Index i = 0; i < b; ++i) {
+          for (Eigen::Index i = 0; i < nl; ++i) {
             if (batch.long_targets[i] < 0) continue;
             ws->dscores = ws->dlogits.row(i).transpose() * ws_long;
             dint.setZero(m, d);
@@ -438,10 +523,10 @@ struct LongShortNet {
           }
         }
       } else {
-        RECSYS_CHECK(long_cand != nullptr && long_cand->rows == b);
+        RECSYS_CHECK(long_cand != nullptr && long_cand->rows == nl);
         const int64_t cols = long_cand->cols;
-        layers::EnsureShape(&ws->logits, b, cols);
-        for (Eigen::Index i = 0; i < b; ++i) {
+        layers::EnsureShape(&ws->logits, nl, cols);
+        for (Eigen::Index i = 0; i < nl; ++i) {
           GatherRows(items, long_cand->items.data() + i * cols, cols, &ws->cand);
           Scorer::Forward(ws->interests.middleRows(i * m, m), ws->cand, tau, &ws->scorer[i], &ws->scores);
           ws->logits.row(i) = ws->scores.transpose();
@@ -451,7 +536,7 @@ struct LongShortNet {
                                      backward ? &ws->dlogits : nullptr);
         if (backward) {
           Mat dint, dcand;
-          for (Eigen::Index i = 0; i < b; ++i) {
+          for (Eigen::Index i = 0; i < nl; ++i) {
             if (batch.long_targets[i] < 0) continue;
             GatherRows(items, long_cand->items.data() + i * cols, cols, &ws->cand);
             ws->dscores = ws->dlogits.row(i).transpose() * ws_long;
@@ -471,19 +556,23 @@ struct LongShortNet {
 
     // ---- backward through the interests -----------------------------------
     // interests = [u_s; V]
-    layers::EnsureShape(&ws->du, b, d);
-    for (Eigen::Index i = 0; i < b; ++i) ws->du.row(i) = ws->dinterests.row(i * m);
+    layers::EnsureShape(&ws->du, nl, d);
+    for (Eigen::Index i = 0; i < nl; ++i) ws->du.row(i) = ws->dinterests.row(i * m);
     if (k > 0) {
-      layers::EnsureShape(&ws->dv, b * k, d);
-      for (Eigen::Index i = 0; i < b; ++i) ws->dv.middleRows(i * k, k) = ws->dinterests.middleRows(i * m + 1, k);
+      layers::EnsureShape(&ws->dv, nl * k, d);
+      for (Eigen::Index i = 0; i < nl; ++i) ws->dv.middleRows(i * k, k) = ws->dinterests.middleRows(i * m + 1, k);
       // V = LongTermEncoder(u_s, E, history)
       Mat du_long;
-      Long::Backward(ws->u_s, ws->dv, *p.long_term, ws->lt, *g->long_term, &du_long, *d_items);
+      if (dense) {
+        Long::BandBackward(ws->u_s, ws->dv, *p.long_term, cfg.long_term, ws->band, *g->long_term, &du_long,
+                           *d_items);
+      } else {
+        Long::Backward(ws->u_s, ws->dv, *p.long_term, ws->lt, *g->long_term, &du_long, *d_items);
+      }
       ws->du += du_long;
     }
-    // u_s = states[last slot]
-    const Eigen::Index s = batch.seq_len;
-    for (Eigen::Index i = 0; i < b; ++i) ws->dstates.row(i * s + s - 1) += ws->du.row(i);
+    // u_s = states[long rows]
+    for (Eigen::Index i = 0; i < nl; ++i) ws->dstates.row(long_row(i)) += ws->du.row(i);
     // states = ShortTermEncoder(E, window)
     Enc::Backward(ws->dstates, p.encoder, cfg.encoder, ws->enc, g->encoder, &ws->drows);
     for (size_t i = 0; i < batch.window.size(); ++i) {
