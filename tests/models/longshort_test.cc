@@ -232,18 +232,22 @@ TEST(LongShortModelTest, TrainingIsIndependentOfThreadCount) {
   c.epochs = 2;
   c.batch_size = 16;
   const auto hist = RandomHistories(5, 30, 3);
-  MatrixF first;
-  for (int threads : {1, 2}) {
-    TrainContext ctx;
-    ctx.train = &ds;
-    ctx.threads = threads;
-    auto model = LongShortModel::Train(c, ctx);
-    ASSERT_TRUE(model.ok()) << model.status();
-    const MatrixF s = ScoreAll(**model, hist);
-    if (threads == 1) {
-      first = s;
-    } else {
-      EXPECT_EQ(first, s);
+  for (int long_stride : {0, 1}) {  // classic and dense long-term targets
+    c.long_stride = long_stride;
+    MatrixF first;
+    for (int threads : {1, 2}) {
+      TrainContext ctx;
+      ctx.train = &ds;
+      ctx.threads = threads;
+      auto model = LongShortModel::Train(c, ctx);
+      ASSERT_TRUE(model.ok()) << model.status();
+      const MatrixF s = ScoreAll(**model, hist);
+      EXPECT_TRUE(s.allFinite());
+      if (threads == 1) {
+        first = s;
+      } else {
+        EXPECT_EQ(first, s) << "long_stride " << long_stride;
+      }
     }
   }
 }
@@ -275,6 +279,35 @@ TEST(LongShortModelTest, TrainingWindowsTileEachSequence) {
   EXPECT_EQ(windows(0, 2).first, 5);
   EXPECT_FALSE(LongShortConfig::FromJson(R"({"window_stride": -1})").ok());
   EXPECT_FALSE(LongShortConfig::FromJson(R"({"max_windows_per_user": -2})").ok());
+  EXPECT_FALSE(LongShortConfig::FromJson(R"({"long_stride": -1})").ok());
+}
+
+// Dense long-term targets: one long row per g-th window slot holding an event.
+TEST(LongShortModelTest, DenseLongRowsPerWindow) {
+  EXPECT_EQ(DenseLongRows(9, 4, 1), 4);
+  EXPECT_EQ(DenseLongRows(2, 4, 1), 2);
+  EXPECT_EQ(DenseLongRows(9, 4, 2), 2);   // slots 3, 1
+  EXPECT_EQ(DenseLongRows(9, 4, 3), 2);   // slots 3, 0
+  EXPECT_EQ(DenseLongRows(9, 4, 4), 1);
+  EXPECT_EQ(DenseLongRows(1, 4, 2), 1);
+  // The batch: a 6-event prefix, S = 4, max_history 3, stride 1 → slots 0..3
+  // hold events 2..5; slot p's history is events [max(0, p + 3 − 3 + 1), p + 3).
+  LongShortNetConfig cfg;
+  cfg.encoder.max_len = 4;
+  cfg.max_history = 3;
+  cfg.recency_buckets = 8;
+  LongShortBatch batch;
+  const std::vector<ItemIndex> prefix = {10, 11, 12, 13, 14, 15};
+  AppendDenseExample(prefix, {}, 16, cfg, 1, &batch);
+  EXPECT_EQ(batch.long_rows, (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(batch.long_targets, (std::vector<int32_t>{13, 14, 15, 16}));
+  // Memory starts at the first row's first history event: event 0 (history end 3).
+  EXPECT_EQ(batch.long_items, (std::vector<int32_t>{10, 11, 12, 13, 14, 15}));
+  EXPECT_EQ(batch.long_lo, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(batch.long_hi, (std::vector<int64_t>{3, 4, 5, 6}));
+  // Recency by position from each row's own last event: most recent = bucket 1.
+  EXPECT_EQ(batch.long_bucket_offsets, (std::vector<int64_t>{0, 3, 6, 9, 12}));
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(batch.long_buckets[static_cast<size_t>(3 * r + 2)], 1);
 }
 
 TEST(LongShortModelTest, ContentInitialisedColdItemsGetScores) {
