@@ -82,13 +82,14 @@ class Model:
 class AnnIndex:
     @staticmethod
     def create(factory: str = "Flat", dim: int = ..., hnsw_ef_construction: int = 0,
-               default_ef_search: int = 0, default_nprobe: int = 0) -> AnnIndex: ...
+               default_ef_search: int = 0, default_nprobe: int = 0, locality_order: bool = False) -> AnnIndex: ...
     @staticmethod
     def load(path: str) -> AnnIndex: ...
     dim: int
     size: int
     factory: str
     is_exact: bool
+    locality_ordered: bool
     def __len__(self) -> int: ...
     def add(self, items: np.ndarray) -> None: ...
     def search(self, queries: np.ndarray, k: int = 10, ef_search: int = 0, nprobe: int = 0,
@@ -99,7 +100,7 @@ class Pipeline:
     @staticmethod
     def build(model: Model, index_factory: str = "HNSW32", ef_construction: int = 0, ef_search: int = 128,
               popularity: Optional[np.ndarray] = None, categories: Optional[np.ndarray] = None,
-              name: str = "", threads: int = 0, nprobe: int = 0) -> Pipeline: ...
+              name: str = "", threads: int = 0, nprobe: int = 0, locality_order: bool = False) -> Pipeline: ...
     @staticmethod
     def load(path: str) -> Pipeline: ...
     def save(self, path: str) -> None: ...
@@ -107,6 +108,7 @@ class Pipeline:
     model: Model
     has_index: bool
     index_factory: str
+    index_locality_ordered: bool
     num_items: int
 
 class Recommender:

@@ -25,11 +25,13 @@ class AnnIndex:
     """
 
     def __init__(self, factory: str = "Flat", dim: int = 0, *, hnsw_ef_construction: int = 0,
-                 default_ef_search: int = 0, default_nprobe: int = 0, _core_index: Any = None) -> None:
+                 default_ef_search: int = 0, default_nprobe: int = 0, locality_order: bool = False,
+                 _core_index: Any = None) -> None:
         if _core_index is not None:
             self._c = _core_index
         else:
-            self._c = _core.AnnIndex.create(factory, dim, hnsw_ef_construction, default_ef_search, default_nprobe)
+            self._c = _core.AnnIndex.create(factory, dim, hnsw_ef_construction, default_ef_search, default_nprobe,
+                                            locality_order)
 
     @classmethod
     def load(cls, path: PathLike) -> "AnnIndex":
@@ -41,6 +43,8 @@ class AnnIndex:
     dim = property(lambda self: self._c.dim)
     factory = property(lambda self: self._c.factory)
     is_exact = property(lambda self: self._c.is_exact)
+    locality_ordered = property(lambda self: self._c.locality_ordered,
+                                doc="HNSW stored in breadth-first order of its base layer (ids unchanged).")
 
     def __len__(self) -> int:
         return self._c.size

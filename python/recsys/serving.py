@@ -41,7 +41,7 @@ class Pipeline:
     def build(cls, model: Model, *, index_factory: str = "HNSW32", ef_construction: int = 0,
               ef_search: int = 128, popularity: Optional[np.ndarray] = None,
               categories: Optional[np.ndarray] = None, name: str = "", threads: int = 0,
-              nprobe: int = 0) -> "Pipeline":
+              nprobe: int = 0, locality_order: bool = False) -> "Pipeline":
         """Builds the ANN index over a longshort model's item embeddings.
 
         ``index_factory`` is a FAISS factory string: "HNSW32" (our graph walk,
@@ -51,11 +51,13 @@ class Pipeline:
         ``popularity`` (float, one per item in the model's vocabulary order) adds
         the popularity generator; ``categories`` (int, one per item) enables
         quota re-ranking. Other model types get no index: their own top items
-        are the candidates.
+        are the candidates. ``locality_order`` (HNSW) stores the graph in
+        breadth-first order of its base layer (same answers; measured at 10^6
+        items without a latency gain, hence off by default).
         """
         core_model = model._c if isinstance(model, Model) else model
         return cls(_core.Pipeline.build(core_model, index_factory, ef_construction, ef_search, popularity,
-                                        categories, name, threads, nprobe))
+                                        categories, name, threads, nprobe, locality_order))
 
     @classmethod
     def load(cls, path: PathLike) -> "Pipeline":
@@ -69,6 +71,7 @@ class Pipeline:
     model = property(lambda self: Model(self._c.model), doc="The ranking model.")
     has_index = property(lambda self: self._c.has_index)
     index_factory = property(lambda self: self._c.index_factory)
+    index_locality_ordered = property(lambda self: self._c.index_locality_ordered)
     num_items = property(lambda self: self._c.num_items)
 
     def __repr__(self) -> str:

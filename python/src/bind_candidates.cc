@@ -26,17 +26,18 @@ void BindCandidates(py::module_& m) {
       .def_static(
           "create",
           [](const std::string& factory, int dim, int hnsw_ef_construction, int default_ef_search,
-             int default_nprobe) {
+             int default_nprobe, bool locality_order) {
             AnnIndexConfig c;
             c.factory = factory;
             c.dim = dim;
             c.hnsw_ef_construction = hnsw_ef_construction;
             c.default_ef_search = default_ef_search;
             c.default_nprobe = default_nprobe;
+            c.locality_order = locality_order;
             return IndexPtr(ValueOrThrow(AnnIndex::Create(c)).release());
           },
           py::arg("factory") = "Flat", py::arg("dim"), py::arg("hnsw_ef_construction") = 0,
-          py::arg("default_ef_search") = 0, py::arg("default_nprobe") = 0)
+          py::arg("default_ef_search") = 0, py::arg("default_nprobe") = 0, py::arg("locality_order") = false)
       .def_static(
           "load",
           [](const std::string& path) {
@@ -54,6 +55,7 @@ void BindCandidates(py::module_& m) {
       .def("__len__", &AnnIndex::size)
       .def_property_readonly("factory", &AnnIndex::factory)
       .def_property_readonly("is_exact", &AnnIndex::is_exact)
+      .def_property_readonly("locality_ordered", &AnnIndex::locality_ordered)
       .def(
           "add",
           [](AnnIndex& index, const py::handle& items) {

@@ -154,7 +154,7 @@ py::dict ToDict(const Recommendation& rec) {
 
 PipelinePtr BuildFromModel(const ModelPtr& model, const std::string& index_factory, int ef_construction,
                            int ef_search, const py::object& popularity, const py::object& categories,
-                           const std::string& name, int threads, int nprobe) {
+                           const std::string& name, int threads, int nprobe, bool locality_order) {
   if (!model) throw py::type_error("model: expected a Model, got None");
   PipelineBuildOptions o;
   o.index_factory = index_factory;
@@ -162,6 +162,7 @@ PipelinePtr BuildFromModel(const ModelPtr& model, const std::string& index_facto
   o.default_ef_search = ef_search;
   if (nprobe < 0) throw py::value_error("nprobe must be >= 0, got " + std::to_string(nprobe));
   o.default_nprobe = nprobe;
+  o.locality_order = locality_order;
   std::vector<float> pop;
   std::vector<int32_t> cat;
   if (!popularity.is_none()) {
@@ -217,7 +218,7 @@ void BindRecommender(py::module_& m) {
       .def_static("build", &BuildFromModel, py::arg("model"), py::arg("index_factory") = "HNSW32",
                   py::arg("ef_construction") = 0, py::arg("ef_search") = 128, py::arg("popularity") = py::none(),
                   py::arg("categories") = py::none(), py::arg("name") = "", py::arg("threads") = 0,
-                  py::arg("nprobe") = 0,
+                  py::arg("nprobe") = 0, py::arg("locality_order") = false,
                   "Builds the ANN index over a longshort model's item embeddings (other models get none).")
       .def_static(
           "load",
@@ -250,6 +251,8 @@ void BindRecommender(py::module_& m) {
       .def_property_readonly("has_index", [](const Pipeline& p) { return p.index != nullptr; })
       .def_property_readonly("index_factory",
                              [](const Pipeline& p) { return p.index ? p.index->factory() : std::string(); })
+      .def_property_readonly("index_locality_ordered",
+                             [](const Pipeline& p) { return p.index != nullptr && p.index->locality_ordered(); })
       .def_property_readonly("num_items", [](const Pipeline& p) { return p.model ? p.model->num_items() : 0; });
 
   py::class_<Recommender>(m, "Recommender", "The serving facade (C++ recsys::Recommender). Thread-safe.")

@@ -101,6 +101,22 @@ def test_save_load_swap(pipeline, split, tmp_path):
     assert rec.pipeline.name == "v2"
 
 
+def test_locality_ordered_pipeline(longshort, split, tmp_path):
+    train = split[0]
+    ordered = recsys.Pipeline.build(longshort, index_factory="HNSW16", ef_search=64, name="lo", threads=1,
+                                    locality_order=True)
+    assert ordered.index_locality_ordered
+    assert not recsys.Pipeline.build(longshort, index_factory="HNSW16", threads=1).index_locality_ordered
+    ordered.save(tmp_path / "lo.rsp")
+    again = recsys.Pipeline.load(tmp_path / "lo.rsp")
+    assert again.index_locality_ordered
+    hist = train.history(0)
+    a = recsys.Recommender(ordered).recommend(hist, k=10)
+    b = recsys.Recommender(again).recommend(hist, k=10)
+    assert len(a["items"]) == 10 and list(a["items"]) == list(b["items"])
+    assert set(a["items"]).isdisjoint(set(hist.tolist()))  # seen items filtered by default
+
+
 def test_concurrent_requests_during_swaps(pipeline, split):
     train = split[0]
     rec = recsys.Recommender(pipeline)
