@@ -201,7 +201,7 @@ struct LongTermEncoder {
   // windows that share a memory; out (B'·K) × D. Row r's K queries attend
   // only over its band, with recency buckets relative to its own last event.
   // Equal to Forward when every window has one long row whose band is the
-  // whole memory (test LongTermEncoder.BandFormEqualsForward).
+  // whole memory (test LongShortDense.OneRowPerWindowEqualsClassicForm).
   static void BandForward(const layers::CMatRef<T>& u, const layers::CMatRef<T>& item_table,
                           const LongBandView& band, const Params& p, const LongTermOptions& o, BandCache* c,
                           Mat* out) {
@@ -240,7 +240,7 @@ struct LongTermEncoder {
       c->prob_offset[w] = total;
       total += int64_t{heads} * k * (c->row_offsets[w + 1] - c->row_offsets[w]) * (c->offsets[w + 1] - c->offsets[w]);
     }
-    c->probs.assign(static_cast<size_t>(total), T(0));
+    c->probs.resize(static_cast<size_t>(total));  // every entry written below
     layers::EnsureShape(&c->ctx, rows * k, d);
     layers::EnsureShape(&c->mass, rows * k, heads * nb);
     c->mass.setZero();

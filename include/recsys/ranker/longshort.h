@@ -11,7 +11,7 @@
 //   N items    C_s / C_l  candidate columns of the short / long sampled losses
 //   E          N × D   item table actually used (E = content·Wc + δ with content, else the table)
 //   window     B·S item ids (left padded, −1)      short_targets  B·S (−1 = no target)
-//   states     (B·S) × D                           u_s  B × D (last slot of each window)
+//   states     (B·S) × D                           u_s  B × D (last slot of each window; dense: B' × D, the long rows)
 //   long_items, long_buckets  ΣL_b, jagged by long_offsets (B + 1)
 //   V          (B·K) × D                           interests  (B·M) × D: user b in rows [b·M, (b+1)·M),
 //                                                  row b·M = u_s, then v_1..v_K
@@ -246,15 +246,28 @@ inline void AppendDenseExample(std::span<const ItemIndex> prefix, std::span<cons
   const int64_t base = static_cast<int64_t>(batch->long_items.size());
   batch->long_items.insert(batch->long_items.end(), prefix.begin() + mem_lo, prefix.end());
   const bool has_ts = timestamps.size() == prefix.size();
+  const bool by_time = config.recency_by_time && has_ts;
+  // By position, a band of n events has buckets f(n), …, f(1) (f of the gap to
+  // the row's own event): the suffix of the longest band's, computed once.
+  std::vector<int32_t> position_buckets;
+  if (!by_time) {
+    const int64_t longest = std::min<int64_t>(history_end(s - 1), config.max_history);
+    RecencyBuckets({}, static_cast<size_t>(longest), false, config.time_buckets(), config.position_buckets(),
+                   &position_buckets);
+  }
   for (int64_t slot = first_slot; slot < s; slot += stride) {
     RECSYS_DCHECK(slot >= s - take);
     const int64_t end = history_end(slot), lo = std::max<int64_t>(0, end - config.max_history);
     batch->long_rows.push_back(static_cast<int32_t>(row_base + slot));
     batch->long_lo.push_back(base + lo - mem_lo);
     batch->long_hi.push_back(base + end - mem_lo);
-    RecencyBuckets(has_ts ? timestamps.first(static_cast<size_t>(end)) : std::span<const Timestamp>(),
-                   static_cast<size_t>(end - lo), config.recency_by_time, config.time_buckets(),
-                   config.position_buckets(), &batch->long_buckets);
+    if (by_time) {
+      RecencyBuckets(timestamps.first(static_cast<size_t>(end)), static_cast<size_t>(end - lo), true,
+                     config.time_buckets(), config.position_buckets(), &batch->long_buckets);
+    } else {
+      batch->long_buckets.insert(batch->long_buckets.end(), position_buckets.end() - (end - lo),
+                                 position_buckets.end());
+    }
     batch->long_bucket_offsets.push_back(static_cast<int64_t>(batch->long_buckets.size()));
     batch->long_targets.push_back(batch->short_targets[static_cast<size_t>(row_base + slot)]);
   }
