@@ -5,12 +5,16 @@
 //
 // items/s counts sequence positions (events) processed, B·S per iteration
 // (cross-attention: Σ L_b memory rows).
+#include <algorithm>
+#include <span>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "recsys/core/rng.h"
 #include "recsys/ranker/layers/layers.h"
+#include "recsys/ranker/target_scorer.h"
+#include "recsys/training/losses.h"
 
 namespace recsys::layers {
 namespace {
@@ -155,6 +159,76 @@ void BM_Linear_ForwardBackward(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_Linear_ForwardBackward)->Args({25600, 64})->Unit(benchmark::kMillisecond);
+
+// Full-softmax L_long of the long/short ranker: R long rows (users), each
+// M = 5 interests scored against all N items by the target-aware scorer, CE
+// against one target, backward into the interests and the item table.
+// PerRow is the form the ranker used before (one Forward / Backward per row,
+// the reference); Batched is TargetScorer::ForwardBatch / BackwardBatch over
+// chunks of `chunk` rows (the ranker's kLongChunk). items/s counts rows.
+// ML-1M: N = 3706, D = 64; a 2-thread shard of the dense config holds a few
+// thousand long rows.
+struct FullCeInputs {
+  FullCeInputs(Eigen::Index rows, Eigen::Index n, Eigen::Index m, Eigen::Index d)
+      : interests(Random(rows * m, d, 50, 0.3f)), items(Random(n, d, 51, 0.3f)),
+        dint(MatrixF::Zero(rows * m, d)), ditems(MatrixF::Zero(n, d)) {
+    for (Eigen::Index r = 0; r < rows; ++r) targets.push_back(static_cast<int32_t>((r * 7919) % n));
+  }
+  MatrixF interests, items, dint, ditems;
+  std::vector<int32_t> targets;
+};
+
+void BM_TargetScorer_FullCE_PerRow(benchmark::State& state) {
+  const Eigen::Index rows = state.range(0), n = state.range(1), m = 5, d = 64;
+  FullCeInputs in(rows, n, m, d);
+  std::vector<TargetScorer<float>::Cache> caches(static_cast<size_t>(rows));
+  Eigen::VectorXf scores, dscores;
+  MatrixF logits(rows, n), dlogits, dint;
+  MatRef<float> ditems(in.ditems);
+  for (auto _ : state) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      TargetScorer<float>::Forward(in.interests.middleRows(i * m, m), in.items, 1.0f, &caches[i], &scores);
+      logits.row(i) = scores.transpose();
+    }
+    benchmark::DoNotOptimize(SoftmaxCrossEntropy(logits, in.targets, &dlogits, LossReduction::kSum));
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      dscores = dlogits.row(i).transpose();
+      dint.setZero(m, d);
+      TargetScorer<float>::Backward(in.interests.middleRows(i * m, m), in.items, dscores, 1.0f, caches[i], &dint,
+                                    &ditems);
+      in.dint.middleRows(i * m, m) += dint;
+    }
+    benchmark::DoNotOptimize(in.ditems.data());
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(BM_TargetScorer_FullCE_PerRow)->Args({1024, 3706})->Args({1024, 12000})->Unit(benchmark::kMillisecond);
+
+void BM_TargetScorer_FullCE_Batched(benchmark::State& state) {
+  const Eigen::Index rows = state.range(0), n = state.range(1), chunk = state.range(2), m = 5, d = 64;
+  FullCeInputs in(rows, n, m, d);
+  TargetScorer<float>::BatchCache cache;
+  MatrixF dlogits;
+  MatRef<float> ditems(in.ditems);
+  const std::span<const int32_t> targets(in.targets);
+  for (auto _ : state) {
+    for (Eigen::Index i0 = 0; i0 < rows; i0 += chunk) {
+      const Eigen::Index c = std::min(chunk, rows - i0);
+      const auto block = in.interests.middleRows(i0 * m, c * m);
+      TargetScorer<float>::ForwardBatch(block, m, in.items, 1.0f, &cache);
+      benchmark::DoNotOptimize(
+          SoftmaxCrossEntropy(cache.score, targets.subspan(i0, c), &dlogits, LossReduction::kSum));
+      auto dint = in.dint.middleRows(i0 * m, c * m);
+      TargetScorer<float>::BackwardBatch(block, m, in.items, dlogits, 1.0f, cache, &dint, &ditems);
+    }
+    benchmark::DoNotOptimize(in.ditems.data());
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+}
+BENCHMARK(BM_TargetScorer_FullCE_Batched)
+    ->ArgsProduct({{1024}, {3706}, {8, 16, 32, 64, 256}})
+    ->Args({1024, 12000, 16})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace recsys::layers

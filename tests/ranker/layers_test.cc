@@ -194,5 +194,32 @@ TEST(TargetScorer, ScoreAllBatchMatchesPerUserScoring) {
   }
 }
 
+// The batched forward / backward (the full-softmax L_long's form) gives the
+// per-user Forward / Backward's scores and gradients (double, to rounding).
+TEST(TargetScorer, BatchForwardBackwardMatchesPerUser) {
+  const Eigen::Index users = 6, m = 3, d = 5, n = 19;
+  const Mat<double> interests = Random<double>(users * m, d, 62);
+  const Mat<double> items = Random<double>(n, d, 63);
+  const Mat<double> dscores = Random<double>(users, n, 64);
+  const double tau = 0.6;
+  TargetScorer<double>::BatchCache batch;
+  TargetScorer<double>::ForwardBatch(interests, m, items, tau, &batch);
+  Mat<double> dint_batch = Mat<double>::Constant(users * m, d, 0.5), ditems_batch = Mat<double>::Constant(n, d, -1.0);
+  TargetScorer<double>::BackwardBatch(interests, m, items, dscores, tau, batch, &dint_batch, &ditems_batch);
+  Mat<double> dint = Mat<double>::Constant(users * m, d, 0.5), ditems = Mat<double>::Constant(n, d, -1.0);
+  for (Eigen::Index u = 0; u < users; ++u) {
+    TargetScorer<double>::Cache cache;
+    Eigen::VectorXd scores;
+    TargetScorer<double>::Forward(interests.middleRows(u * m, m), items, tau, &cache, &scores);
+    for (Eigen::Index c = 0; c < n; ++c) EXPECT_NEAR(batch.score(u, c), scores(c), 1e-12) << u << " " << c;
+    Mat<double> du = Mat<double>::Zero(m, d);
+    TargetScorer<double>::Backward(interests.middleRows(u * m, m), items, dscores.row(u).transpose(), tau, cache,
+                                   &du, &ditems);
+    dint.middleRows(u * m, m) += du;
+  }
+  EXPECT_LT((dint_batch - dint).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_LT((ditems_batch - ditems).cwiseAbs().maxCoeff(), 1e-12);
+}
+
 }  // namespace
 }  // namespace recsys::layers

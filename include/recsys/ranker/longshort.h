@@ -399,6 +399,9 @@ struct LongShortNet {
   using Enc = ShortTermEncoder<T>;
   using Long = LongTermEncoder<T>;
   using Scorer = TargetScorer<T>;
+  // Long rows per catalogue GEMM of the full-softmax L_long (benchmarks/layers_bench.cc,
+  // BM_TargetScorer_FullCE_Batched: chunks of 8..256 rows, M = 5, N = 3706).
+  static constexpr Eigen::Index kLongChunk = 16;
 
   struct Workspace {
     typename Enc::Cache enc;
@@ -410,7 +413,8 @@ struct LongShortNet {
     Mat packed, dpacked;                     // target rows of states (full softmax L_short)
     std::vector<Eigen::Index> rows;
     std::vector<int32_t> row_targets;
-    std::vector<typename Scorer::Cache> scorer;
+    std::vector<typename Scorer::Cache> scorer;  // sampled L_long: one per long row
+    typename Scorer::BatchCache long_batch;      // full-softmax L_long: one chunk of long rows
     Vec scores, dscores;
     std::vector<int32_t> positive_col;
   };
@@ -514,29 +518,27 @@ struct LongShortNet {
 
     // ---- L_long: the full model's score of the next item ------------------
     if (cfg.long_weight > 0) {
-      ws->scorer.resize(static_cast<size_t>(nl));
       const T tau = static_cast<T>(cfg.tau);
       if (!cfg.long_loss.sampled()) {
-        layers::EnsureShape(&ws->logits, nl, items.rows());
-        for (Eigen::Index i = 0; i < nl; ++i) {
-          Scorer::Forward(ws->interests.middleRows(i * m, m), items, tau, &ws->scorer[i], &ws->scores);
-          ws->logits.row(i) = ws->scores.transpose();
-        }
-        Mat* grad = backward ? &ws->dlogits : nullptr;
-        parts.long_sum = SoftmaxCrossEntropyT(ws->logits, batch.long_targets, grad);
-        if (backward) {
-          Mat dint;
-          for (Eigen::Index i = 0; i < nl; ++i) {
-            if (batch.long_targets[i] < 0) continue;
-            ws->dscores = ws->dlogits.row(i).transpose() * ws_long;
-            dint.setZero(m, d);
-            Scorer::Backward(ws->interests.middleRows(i * m, m), items, ws->dscores, tau, ws->scorer[i], &dint,
-                             d_items);
-            ws->dinterests.middleRows(i * m, m) += dint;
-          }
+        // Long rows in chunks of kLongChunk: one catalogue GEMM per chunk
+        // (TargetScorer::ForwardBatch), its rows' CE (rows are independent),
+        // and its backward, so the scratch is one chunk's, not every row's.
+        const std::span<const int32_t> targets(batch.long_targets);
+        for (Eigen::Index i0 = 0; i0 < nl; i0 += kLongChunk) {
+          const Eigen::Index c = std::min(kLongChunk, nl - i0);
+          const auto rows = ws->interests.middleRows(i0 * m, c * m);
+          Scorer::ForwardBatch(rows, m, items, tau, &ws->long_batch);
+          const auto chunk_targets = targets.subspan(static_cast<size_t>(i0), static_cast<size_t>(c));
+          parts.long_sum += SoftmaxCrossEntropyT(ws->long_batch.score, chunk_targets,
+                                                 backward ? &ws->dlogits : nullptr);
+          if (!backward) continue;
+          ws->dlogits *= ws_long;  // rows without a target are zero
+          auto dint = ws->dinterests.middleRows(i0 * m, c * m);
+          Scorer::BackwardBatch(rows, m, items, ws->dlogits, tau, ws->long_batch, &dint, d_items);
         }
       } else {
         RECSYS_CHECK(long_cand != nullptr && long_cand->rows == nl);
+        ws->scorer.resize(static_cast<size_t>(nl));
         const int64_t cols = long_cand->cols;
         layers::EnsureShape(&ws->logits, nl, cols);
         for (Eigen::Index i = 0; i < nl; ++i) {

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "recsys/core/check.h"
 #include "recsys/ranker/layers/activations.h"
 #include "recsys/ranker/layers/common.h"
 
@@ -105,6 +106,66 @@ struct TargetScorer {
   }
 
  public:
+  // ---- Forward / Backward for R users at once ------------------------------
+  // `interests` stacks the users' M-row blocks (R·M × D, user r in rows
+  // [r·M, r·M + M)); every user is scored against the same C candidates
+  // (cand C × D, e.g. the whole catalogue for a full-softmax loss). One GEMM
+  // (R·M × D by D × C) forward and two backward (dI = dS·cand, dcand += dSᵀ·I)
+  // instead of R of each: with one user per product Eigen packs the C × D
+  // operand every time, and dcand's rank-M update streams all C × D entries
+  // per user. Same arithmetic per (user, candidate) as Forward / Backward.
+  struct BatchCache {
+    Mat s, a, ds;  // R·M × C (as Cache, the users' blocks stacked)
+    Mat score;     // R × C scores (row r: user r); read it after ForwardBatch
+    Eigen::Array<T, 1, Eigen::Dynamic> mx, den;
+  };
+
+  static void ForwardBatch(const layers::CMatRef<T>& interests, Eigen::Index m, const layers::CMatRef<T>& cand,
+                           T tau, BatchCache* c) {
+    const Eigen::Index rows = interests.rows(), n = cand.rows(), users = rows / m;
+    RECSYS_CHECK(users * m == rows) << rows << " interest rows are not a multiple of M = " << m;
+    layers::EnsureShape(&c->s, rows, n);
+    c->s.noalias() = interests * cand.transpose();  // s = I·candᵀ
+    layers::EnsureShape(&c->a, rows, n);
+    layers::EnsureShape(&c->score, users, n);
+    const T inv_tau = T(1) / tau;
+    for (Eigen::Index u = 0; u < users; ++u) {
+      const auto s = c->s.middleRows(u * m, m);
+      auto a = c->a.middleRows(u * m, m);
+      auto score = c->score.row(u).array();
+      c->mx = s.row(0).array();
+      for (Eigen::Index r = 1; r < m; ++r) c->mx = c->mx.max(s.row(r).array());
+      c->den.setZero(n);
+      score.setZero();
+      for (Eigen::Index r = 0; r < m; ++r) {
+        a.row(r).array() = ((s.row(r).array() - c->mx) * inv_tau).exp();
+        c->den += a.row(r).array();
+        score += a.row(r).array() * s.row(r).array();
+      }
+      c->den = c->den.inverse();
+      score *= c->den;
+      for (Eigen::Index r = 0; r < m; ++r) a.row(r).array() *= c->den;
+    }
+  }
+
+  // dscores (R × C). dinterests (R·M × D) and dcand (C × D) are ACCUMULATED
+  // (+=) when non-null.
+  template <typename DI, typename DC>
+  static void BackwardBatch(const layers::CMatRef<T>& interests, Eigen::Index m, const layers::CMatRef<T>& cand,
+                            const layers::CMatRef<T>& dscores, T tau, BatchCache& c, DI* dinterests, DC* dcand) {
+    const Eigen::Index rows = c.s.rows(), n = c.s.cols();
+    layers::EnsureShape(&c.ds, rows, n);
+    const T inv_tau = T(1) / tau;
+    for (Eigen::Index u = 0; u < rows / m; ++u) {
+      const auto dsc = dscores.row(u).array();
+      const auto score = c.score.row(u).array();
+      for (Eigen::Index r = u * m; r < u * m + m; ++r) {
+        c.ds.row(r).array() = dsc * c.a.row(r).array() * ((c.s.row(r).array() - score) * inv_tau + T(1));
+      }
+    }
+    if (dinterests != nullptr) dinterests->noalias() += c.ds * cand;               // dI = dS·cand
+    if (dcand != nullptr) dcand->noalias() += c.ds.transpose() * interests;         // dcand = dSᵀ·I
+  }
 
   // Scores of all N rows of `items` (N × D) for one user; out has N entries.
   // `s` is scratch. The same arithmetic as Forward (ScoreAllBatch, one user).
